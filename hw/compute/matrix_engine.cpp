@@ -1,0 +1,95 @@
+#include "hw/compute/matrix_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "sim/config/errors.h"
+
+namespace orrery {
+
+const ParamTable& matrix_engine_params() {
+  static const ParamTable t{
+      "matrix",
+      "Matrix engine (tensor cores / MME / cube units) executing GEMMs tile by tile.",
+      {
+          {"type", ParamType::Enum, Dim::Dimensionless, "matrix", "component type", {"matrix"}},
+          {"units", ParamType::Integer, Dim::Dimensionless, "", "parallel cores, each computing one output tile at a time (SMs on a GPU)"},
+          {"peak", ParamType::QuantityMap, Dim::Throughput, "", "dense peak per dtype of the whole engine", dtype_names()},
+          {"tiles", ParamType::Any, Dim::Dimensionless, "[[128, 256]]", "output tile shapes [m, n] the GEMM kernels choose from"},
+          {"max_efficiency", ParamType::Real, Dim::Dimensionless, "0.8", "fraction of peak a full wave of full tiles reaches (fitted on large GEMMs)"},
+          {"attention_efficiency", ParamType::Real, Dim::Dimensionless, "0.65", "fraction of peak for the matmuls of fused (flash) attention"},
+          {"unaligned_efficiency", ParamType::Real, Dim::Dimensionless, "1", "factor applied when M, N or K is not a multiple of alignment (no vectorised/TMA loads)"},
+          {"alignment", ParamType::Integer, Dim::Dimensionless, "8", "elements a dimension must be a multiple of for the fast path"},
+          {"min_split_k", ParamType::Integer, Dim::Dimensionless, "256", "smallest K slice when K is split across idle units"},
+      }};
+  return t;
+}
+
+MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
+  MatrixEngineSpec e;
+  e.name = name;
+  e.units = static_cast<int>(s.integer("units"));
+  for (const auto& [k, v] : s.quantity_map("peak")) e.peak[parse_dtype(k)] = v;
+  if (e.peak.empty()) s.fail("peak", "at least one dtype peak is required");
+  e.max_efficiency = s.real("max_efficiency");
+  e.attention_efficiency = s.real("attention_efficiency");
+  e.unaligned_efficiency = s.real("unaligned_efficiency");
+  for (const char* k : {"max_efficiency", "attention_efficiency", "unaligned_efficiency"})
+    if (s.real(k) > 1) s.fail(k, "an efficiency cannot exceed 1");
+  e.alignment_elements = static_cast<int>(s.integer("alignment"));
+  e.min_split_k = static_cast<int>(s.integer("min_split_k"));
+  YAML::Node tiles = s.node("tiles");
+  if (!tiles) {
+    e.tiles = {{128, 256}};
+  } else {
+    if (!tiles.IsSequence() || tiles.size() == 0) s.fail("tiles", "expected a list of [m, n] pairs");
+    for (const auto& t : tiles) {
+      if (!t.IsSequence() || t.size() != 2) s.fail("tiles", "expected a list of [m, n] pairs");
+      int m = 0, n = 0;
+      try {
+        m = t[0].as<int>();
+        n = t[1].as<int>();
+      } catch (const YAML::Exception&) {
+        s.fail("tiles", "tile sizes must be integers");
+      }
+      if (m <= 0 || n <= 0) s.fail("tiles", "tile sizes must be positive");
+      e.tiles.emplace_back(m, n);
+    }
+  }
+  return e;
+}
+
+namespace {
+
+bool aligned(double x, int a) { return std::fmod(x, a) == 0; }
+
+}  // namespace
+
+double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt) {
+  const auto it = e.peak.find(dt);
+  if (it == e.peak.end())
+    throw ConfigError(std::string("matrix engine '") + e.name + "' has no peak for dtype " +
+                      dtype_name(dt) + "; add it under peak:");
+  const double per_unit = it->second / e.units;
+  double eff = e.max_efficiency;
+  if (!aligned(g.m, e.alignment_elements) || !aligned(g.n, e.alignment_elements) ||
+      !aligned(g.k, e.alignment_elements))
+    eff *= e.unaligned_efficiency;
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& [tm, tn] : e.tiles) {
+    const double tiles = g.batch * std::ceil(g.m / tm) * std::ceil(g.n / tn);
+    double split = 1;
+    if (tiles < e.units) {
+      split = std::max(1.0, std::min(std::floor(e.units / tiles),
+                                     std::floor(g.k / e.min_split_k)));
+    }
+    const double waves = std::ceil(tiles * split / e.units);
+    const double t = waves * (2.0 * tm * tn * (g.k / split)) / (per_unit * eff);
+    best = std::min(best, t);
+  }
+  return best;
+}
+
+}  // namespace orrery

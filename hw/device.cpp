@@ -1,0 +1,100 @@
+#include "hw/device.h"
+
+#include <algorithm>
+
+#include "sim/config/errors.h"
+#include "sim/config/registry.h"
+
+namespace orrery {
+
+const ParamTable& device_params() {
+  static const ParamTable t{
+      "device",
+      "One accelerator. Engines, memory levels and host are components chosen by `type:`.",
+      {
+          {"name", ParamType::String, Dim::Dimensionless, "", "device name"},
+          {"description", ParamType::String, Dim::Dimensionless, "-", "what this device is, with sources"},
+          {"execution", ParamType::Enum, Dim::Dimensionless, "kernel_by_kernel", "execution style", {"kernel_by_kernel"}},
+          {"kernel_overhead", ParamType::Quantity, Dim::Time, "2 us", "device time per kernel (block scheduling, ramp-up, tail)", {}, false, 0, true},
+          {"unit_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "memory bandwidth one compute unit can draw; a kernel with few blocks cannot saturate HBM"},
+          {"engines", ParamType::Section, Dim::Dimensionless, "", "mapping name -> engine (type matrix | vector)"},
+          {"memory", ParamType::Section, Dim::Dimensionless, "", "mapping name -> memory level (type hbm | dram | cache)"},
+          {"host", ParamType::Section, Dim::Dimensionless, "", "the host that launches kernels (type host)"},
+      }};
+  return t;
+}
+
+const MemoryLevelSpec& DeviceSpec::backing_memory() const {
+  for (auto it = memory.rbegin(); it != memory.rend(); ++it)
+    if (!it->is_cache()) return *it;
+  return memory.back();
+}
+
+namespace {
+
+void read_components(const Section& device, const std::string& key, ComponentSlot slot,
+                     DeviceSpec& spec) {
+  const YAML::Node map = device.node(key);
+  if (!map.IsMap() || map.size() == 0)
+    device.fail(key, "expected a non-empty mapping of name -> component");
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const std::string name = it->first.as<std::string>();
+    const std::string path = device.path_of(key) + "." + name;
+    const YAML::Node body = it->second;
+    if (!body.IsMap() || !body["type"])
+      throw ConfigError(config_error_text(body, path, "expected a mapping with a 'type:' key"));
+    const auto& type = registry().find(body["type"].as<std::string>(), slot, body["type"],
+                                       path + ".type");
+    type.add(Section(body, path, *type.params), name, spec);
+  }
+}
+
+}  // namespace
+
+DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
+  const Section s(node, path, device_params());
+  DeviceSpec d;
+  d.name = s.string("name");
+  d.description = s.string("description");
+  d.kernel_overhead = s.quantity("kernel_overhead");
+  d.unit_bandwidth = s.quantity("unit_bandwidth");
+  read_components(s, "engines", ComponentSlot::Engine, d);
+  read_components(s, "memory", ComponentSlot::Memory, d);
+  {
+    const YAML::Node h = s.node("host");
+    const auto& type = registry().find(h["type"] ? h["type"].as<std::string>() : "host",
+                                       ComponentSlot::Host, h, s.path_of("host") + ".type");
+    type.add(Section(h, s.path_of("host"), *type.params), "host", d);
+  }
+  if (d.matrix.empty()) s.fail("engines", "a device needs at least one matrix engine");
+  if (d.vector.empty()) s.fail("engines", "a device needs at least one vector engine");
+  if (std::none_of(d.memory.begin(), d.memory.end(), [](const auto& m) { return !m.is_cache(); }))
+    s.fail("memory", "a device needs one hbm or dram level to hold its tensors");
+  // Caches first, smallest (fastest) first; backing levels after.
+  std::stable_sort(d.memory.begin(), d.memory.end(), [](const auto& a, const auto& b) {
+    if (a.is_cache() != b.is_cache()) return a.is_cache();
+    return a.capacity < b.capacity;
+  });
+  return d;
+}
+
+void register_builtin_components(Registry& r) {
+  r.add({"matrix", ComponentSlot::Engine, &matrix_engine_params(),
+         [](const Section& s, const std::string& n, DeviceSpec& d) {
+           d.matrix.push_back(read_matrix_engine(s, n));
+         }});
+  r.add({"vector", ComponentSlot::Engine, &vector_engine_params(),
+         [](const Section& s, const std::string& n, DeviceSpec& d) {
+           d.vector.push_back(read_vector_engine(s, n));
+         }});
+  for (const char* kind : {"hbm", "dram", "cache"}) {
+    r.add({kind, ComponentSlot::Memory, &memory_level_params(),
+           [](const Section& s, const std::string& n, DeviceSpec& d) {
+             d.memory.push_back(read_memory_level(s, n));
+           }});
+  }
+  r.add({"host", ComponentSlot::Host, &host_params(),
+         [](const Section& s, const std::string&, DeviceSpec& d) { d.host = read_host(s); }});
+}
+
+}  // namespace orrery

@@ -1,0 +1,19 @@
+// The host that launches operators: a CPU thread running the framework (PyTorch eager,
+// or a captured graph). It is a resource: a device waits for kernels it has not launched yet.
+#pragma once
+#include "sim/config/params.h"
+
+namespace orrery {
+
+struct HostSpec {
+  double launch_eager = 0;     // host time to dispatch one kernel from an eager framework
+  double launch_graph = 0;     // same, replaying a captured graph (CUDA Graphs)
+  double module_call = 0;      // host time of one framework module call (nn.Module.__call__)
+  double backward_start = 0;   // host time to start the autograd engine for a backward pass
+  double sync = 0;             // host time to notice a finished device sync (e.g. .item())
+};
+
+[[nodiscard]] const ParamTable& host_params();
+[[nodiscard]] HostSpec read_host(const Section& s);
+
+}  // namespace orrery

@@ -1,0 +1,89 @@
+#include "hw/kernel_cost.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace orrery {
+
+double KernelCost::duration(double bandwidth) const {
+  const double bw = std::min(bandwidth, bandwidth_cap);
+  const double mem = bytes > 0 ? bytes / bw : 0;
+  return overhead_s + std::max(compute_s, mem);
+}
+
+namespace {
+
+/// The level that serves an op: the smallest on-chip cache its whole footprint fits in
+/// (the operands were just produced or are re-read in a loop), else the backing memory.
+int serving_level(const DeviceSpec& dev, double footprint) {
+  for (size_t i = 0; i < dev.memory.size(); ++i) {
+    if (dev.memory[i].is_cache() && footprint <= dev.memory[i].capacity) return static_cast<int>(i);
+  }
+  const MemoryLevelSpec& back = dev.backing_memory();
+  for (size_t i = 0; i < dev.memory.size(); ++i)
+    if (&dev.memory[i] == &back) return static_cast<int>(i);
+  return static_cast<int>(dev.memory.size()) - 1;
+}
+
+/// Fused (flash) attention.
+///   matmul FLOPs  F = 4 * scores * D            (QK^T and PV), x2.5 for backward (5 matmuls)
+///   t_matrix      = F / (peak_dtype * attention_efficiency)
+///   t_softmax     = scores * attention_score_cost / vector_peak_fp32   (x2 for backward)
+///   compute       = max(t_matrix, t_softmax)    (FlashAttention overlaps the two)
+///   bytes         = (Q + K + V + O) once, (x2 + dQ/dK/dV for backward)
+/// Source: Dao et al., FlashAttention-2 (2023), sections 3.1-3.2, for the FLOP count and the
+/// observation that non-matmul FLOPs limit throughput at small head dimension.
+KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
+  const AttentionShape& a = op.attn;
+  const MatrixEngineSpec& m = dev.matrix_engine();
+  const VectorEngineSpec& v = dev.vector_engine();
+  const double scores = a.scores();
+  const double pass = a.backward ? 2.5 : 1.0;
+  const double flops = 4.0 * scores * a.head_dim * pass;
+  auto peak = m.peak.find(op.dtype);
+  if (peak == m.peak.end()) peak = m.peak.find(Dtype::fp32);
+  if (peak == m.peak.end()) throw std::logic_error("matrix engine has no peak for attention dtype");
+  const double t_matrix = flops / (peak->second * m.attention_efficiency);
+  const double t_softmax = scores * v.attention_score_cost * (a.backward ? 2.0 : 1.0) /
+                           v.peak.at(Dtype::fp32);
+  c.engine = EngineKind::Matrix;
+  c.compute_s = std::max(t_matrix, t_softmax);
+  return c;
+}
+
+}  // namespace
+
+KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
+  if (op.kind == OpKind::Host) throw std::logic_error("host op has no kernel cost: " + op.name);
+  KernelCost c;
+  c.bytes = op.bytes;
+  c.level = serving_level(dev, op.bytes);
+  c.overhead_s = op.kernels * dev.kernel_overhead;
+  c.bandwidth_cap = op.blocks > 0 ? op.blocks * dev.unit_bandwidth
+                                  : std::numeric_limits<double>::infinity();
+  switch (op.kind) {
+    case OpKind::Gemm:
+      c.engine = EngineKind::Matrix;
+      c.compute_s = gemm_compute_time(dev.matrix_engine(), op.gemm, op.dtype);
+      break;
+    case OpKind::Attention:
+      c = attention_cost(dev, op, c);
+      break;
+    case OpKind::Vector:
+      c.engine = EngineKind::Vector;
+      c.compute_s = vector_compute_time(dev.vector_engine(), op.flops, op.dtype);
+      break;
+    case OpKind::Host:
+      break;
+  }
+  return c;
+}
+
+double isolated_kernel_time(const DeviceSpec& dev, const Op& op) {
+  const KernelCost c = kernel_cost(dev, op);
+  return c.duration(dev.memory[static_cast<size_t>(c.level)].sustained());
+}
+
+}  // namespace orrery

@@ -1,0 +1,173 @@
+#include "hw/kernel_device.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "sim/exec/fluid.h"
+
+namespace orrery {
+
+using sc_core::SC_SEC;
+using sc_core::sc_time;
+
+namespace {
+constexpr double kEpsilon = 2e-12;  // seconds; twice SystemC's default 1 ps resolution
+}
+
+KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec,
+                                       const OpGraph& graph, std::vector<OpRecord>& records)
+    : sc_module(name), spec_(spec), graph_(graph), records_(records) {
+  names_.engines = {spec.matrix_engine().name, spec.vector_engine().name};
+  for (const auto& m : spec.memory) names_.memory.push_back(m.name);
+  engine_busy_.assign(names_.engines.size(), false);
+  engine_free_at_.assign(names_.engines.size(), 0.0);
+  SC_METHOD(step);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+void KernelDeviceModule::launched(OpId id) {
+  const Op& op = graph_[id];
+  if (op.kind == OpKind::Host) {
+    records_[id].done = true;
+  } else {
+    streams_[op.stream].push_back(id);
+  }
+  wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool KernelDeviceModule::deps_done(OpId id, double& latest, WaitReason& why, long& after) const {
+  for (auto [e, end] = boost::in_edges(id, graph_); e != end; ++e) {
+    const OpId src = boost::source(*e, graph_);
+    if (!records_[src].done) return false;
+    if (records_[src].end > latest) {
+      latest = records_[src].end;
+      // A host op (e.g. the autograd engine starting) is a host delay, not a device one.
+      const bool host = graph_[src].kind == OpKind::Host;
+      why = host ? WaitReason::Host : WaitReason::Dependency;
+      after = host ? -1 : static_cast<long>(src);
+    }
+  }
+  return true;
+}
+
+void KernelDeviceModule::advance(double now) {
+  const double dt = now - last_;
+  if (dt > 0)
+    for (auto& a : active_) a.progress += dt * a.rate;
+  last_ = now;
+}
+
+void KernelDeviceModule::retire(double now) {
+  for (size_t i = 0; i < active_.size();) {
+    Active& a = active_[i];
+    const double left = a.rate > 0 ? (1.0 - a.progress) / a.rate : 0;
+    if (left > kEpsilon) {
+      ++i;
+      continue;
+    }
+    OpRecord& r = records_[a.id];
+    r.end = now;
+    r.done = true;
+    engine_busy_[a.engine] = false;
+    engine_free_at_[a.engine] = now;
+    stream_last_op_[graph_[a.id].stream] = static_cast<long>(a.id);
+    if (graph_[a.id].sync && on_sync_done) on_sync_done(a.id);
+    active_.erase(active_.begin() + static_cast<long>(i));
+  }
+}
+
+void KernelDeviceModule::start_ready(double now) {
+  for (auto& [stream, queue] : streams_) {
+    while (!queue.empty()) {
+      const OpId id = queue.front();
+      const Op& op = graph_[id];
+      OpRecord& r = records_[id];
+      // Latest of: launched, stream predecessor finished, inputs ready, engine free.
+      double latest = r.issue_end;
+      WaitReason why = WaitReason::Host;
+      long after = -1;
+      const auto prev = stream_last_op_.find(stream);
+      if (prev != stream_last_op_.end() && records_[prev->second].end >= latest) {
+        latest = records_[prev->second].end;
+        why = WaitReason::Stream;
+        after = prev->second;
+      }
+      if (!deps_done(id, latest, why, after)) break;
+      const KernelCost cost = kernel_cost(spec_, op);
+      const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
+      if (engine_busy_[engine]) break;
+      if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;
+      queue.pop_front();
+      engine_busy_[engine] = true;
+      r.start = now;
+      r.waited = why;
+      r.after = after;
+      if (after < 0 && prev != stream_last_op_.end()) r.after = prev->second;  // device order
+      r.compute_s = cost.compute_s;
+      r.level = cost.level;
+      r.overhead_s = cost.overhead_s;
+      const double alone_bw = std::min(spec_.memory[static_cast<size_t>(cost.level)].sustained(),
+                                       cost.bandwidth_cap);
+      r.memory_s = cost.bytes / alone_bw;
+      r.engine = names_.engines[static_cast<size_t>(engine)];
+      if (r.overhead_s > std::max(r.compute_s, r.memory_s))
+        r.bound = "kernel overhead";
+      else if (r.compute_s >= r.memory_s)
+        r.bound = r.engine;
+      else
+        r.bound = names_.memory[static_cast<size_t>(cost.level)];
+      active_.push_back({id, cost, engine});
+    }
+  }
+}
+
+void KernelDeviceModule::assign_rates() {
+  // Per memory level: max-min fair share among the kernels using it; each kernel's cap is what
+  // it can draw (few blocks) and what it needs to stay compute-bound.
+  for (size_t level = 0; level < spec_.memory.size(); ++level) {
+    std::vector<size_t> users;
+    std::vector<double> caps;
+    for (size_t i = 0; i < active_.size(); ++i) {
+      const KernelCost& c = active_[i].cost;
+      if (c.level != static_cast<int>(level) || c.bytes <= 0) continue;
+      double cap = c.bandwidth_cap;
+      if (c.compute_s > 0) cap = std::min(cap, c.bytes / c.compute_s);
+      users.push_back(i);
+      caps.push_back(cap);
+    }
+    if (users.empty()) continue;
+    const auto share = max_min_share(spec_.memory[level].sustained(), caps);
+    for (size_t j = 0; j < users.size(); ++j) {
+      Active& a = active_[users[j]];
+      // The cap may be the compute-bound rate; duration() takes min(bw, bandwidth_cap).
+      a.rate = 1.0 / a.cost.duration(share[j]);
+    }
+  }
+  for (auto& a : active_)
+    if (a.cost.bytes <= 0) a.rate = 1.0 / std::max(a.cost.duration(1.0), kEpsilon);
+}
+
+void KernelDeviceModule::schedule(double now) {
+  double next = std::numeric_limits<double>::infinity();
+  for (const auto& a : active_) next = std::min(next, (1.0 - a.progress) / a.rate);
+  wake_.cancel();
+  if (next < std::numeric_limits<double>::infinity()) {
+    // Round up to the kernel's resolution so the op is complete when we wake.
+    const double res = sc_core::sc_get_time_resolution().to_seconds();
+    wake_.notify(sc_time(std::max(next, res), SC_SEC));
+  }
+  (void)now;
+}
+
+void KernelDeviceModule::step() {
+  ++events_;
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  advance(now);
+  retire(now);
+  start_ready(now);
+  assign_rates();
+  schedule(now);
+}
+
+}  // namespace orrery

@@ -1,0 +1,42 @@
+#include "sim/cli/list.h"
+
+#include <fmt/format.h>
+
+#include "hw/device.h"
+#include "sim/config/registry.h"
+#include "sim/config/yaml_doc.h"
+#include "sim/run.h"
+#include "workloads/model.h"
+
+namespace orrery {
+
+
+
+std::string list_text(const std::string& what, bool markdown) {
+  std::string out;
+  if (what == "presets" || what == "all") {
+    const auto section = [&](const char* title, PresetKind k) {
+      out += markdown ? fmt::format("### {}\n\n", title) : fmt::format("{}:\n", title);
+      for (const auto& n : preset_names(k)) out += markdown ? fmt::format("- `{}`\n", n) : "  " + n + "\n";
+      out += markdown ? "\n" : "";
+    };
+    section("device presets (hw/devices)", PresetKind::Device);
+    section("model presets (workloads/models)", PresetKind::Model);
+    section("workload presets (workloads/presets)", PresetKind::Workload);
+  }
+  if (what == "components" || what == "all") {
+    out += markdown ? "" : "\nparameters (name, type/unit, default, meaning):\n";
+    for (const ParamTable* t : {&system_params(), &device_params()}) out += describe_table(*t, markdown);
+    for (const ComponentType* c : registry().all()) {
+      if (c->type == "dram" || c->type == "cache") continue;  // same table as hbm
+      ParamTable shown = *c->params;
+      shown.name = c->type == "hbm" ? "memory (type: hbm | dram | cache)" : "type: " + c->type;
+      out += describe_table(shown, markdown);
+    }
+    for (const ParamTable* t : {&workload_params(), &model_params(), &micro_op_params()})
+      out += describe_table(*t, markdown);
+  }
+  return out;
+}
+
+}  // namespace orrery

@@ -1,0 +1,88 @@
+// The orrery command line: run, list, bench. Only this file turns errors into exit codes.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <systemc>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "sim/cli/bench.h"
+#include "sim/cli/list.h"
+#include "sim/config/errors.h"
+#include "sim/run.h"
+
+namespace {
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  std::ofstream out(path);
+  if (!out) throw orrery::ConfigError(fmt::format("cannot write '{}'", path));
+  out << j.dump(1) << "\n";
+}
+
+int run_command(const orrery::RunRequest& req, const std::string& report, const std::string& trace,
+                bool quiet) {
+  const orrery::LoadedRun run = orrery::load_run(req);
+  const orrery::RunOutput out = orrery::execute_run(run, !trace.empty());
+  if (!quiet) std::cout << out.summary_text;
+  if (!report.empty()) write_json(report, out.report);
+  if (!trace.empty()) write_json(trace, out.trace);
+  return 0;
+}
+
+}  // namespace
+
+int sc_main(int argc, char* argv[]) {
+  CLI::App app{"Orrery: discrete-event performance simulator for LLM workloads on accelerators"};
+  app.require_subcommand(1);
+
+  orrery::RunRequest req;
+  std::string report, trace;
+  bool quiet = false;
+  CLI::App* run = app.add_subcommand("run", "simulate a workload on a system");
+  run->add_option("--system", req.system, "system YAML file or device preset name")->required();
+  run->add_option("--workload", req.workload, "workload YAML file or workload preset name")->required();
+  run->add_option("--set", req.overrides, "override a config value: system.PATH=VALUE or workload.PATH=VALUE (repeatable)");
+  run->add_option("--report", report, "write the report JSON here");
+  run->add_option("--trace", trace, "write a Perfetto/Chrome trace JSON here");
+  run->add_flag("--quiet", quiet, "no summary on stdout");
+
+  std::string what = "all";
+  bool markdown = false;
+  CLI::App* list = app.add_subcommand("list", "list presets, component types and their parameters");
+  list->add_option("what", what, "presets | components | all")->check(CLI::IsMember({"presets", "components", "all"}));
+  list->add_flag("--markdown", markdown, "print the parameter tables as Markdown (docs/yaml-reference.md)");
+
+  std::string bench_out;
+  CLI::App* bench = app.add_subcommand("bench", "measure the simulator's own speed (wall time, events/s)");
+  bench->add_option("--report", bench_out, "write the benchmark figures as JSON here");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*run) return run_command(req, report, trace, quiet);
+    if (*list) {
+      std::cout << orrery::list_text(what, markdown);
+      return 0;
+    }
+    if (*bench) return orrery::run_bench(argv[0], bench_out);
+  } catch (const orrery::ConfigError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const orrery::DoesNotFitError& e) {
+    std::cerr << "error: " << e.what();
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+// SystemC prints a banner on first use unless this is set before its kernel starts.
+namespace {
+const int quiet_banner = [] { return setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0); }();
+}

@@ -1,0 +1,20 @@
+// Typed errors of the library; only main() turns them into exit codes.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace orrery {
+
+/// Bad input: a config or workload that cannot be read or is invalid. Exit code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The workload does not fit in device memory. Exit code 3. The message holds the breakdown.
+class DoesNotFitError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace orrery

@@ -1,0 +1,241 @@
+#include "sim/config/params.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+#include "sim/config/errors.h"
+#include "sim/config/yaml_doc.h"
+
+namespace orrery {
+
+std::string config_error_text(const YAML::Node& at, const std::string& path,
+                              const std::string& problem) {
+  return fmt::format("{}: at '{}': {}", where(at), path, problem);
+}
+
+namespace {
+
+std::string type_text(const ParamDecl& d) {
+  switch (d.type) {
+    case ParamType::Quantity: return std::string("quantity (") + dim_name(d.dim) + ")";
+    case ParamType::QuantityMap: {
+      std::string keys;
+      for (const auto& c : d.choices) keys += (keys.empty() ? "" : "|") + c;
+      return fmt::format("map {{{}}} -> {}", keys, dim_name(d.dim));
+    }
+    case ParamType::Integer: return "integer";
+    case ParamType::Real: return "number";
+    case ParamType::String: return "string";
+    case ParamType::Enum: {
+      std::string keys;
+      for (const auto& c : d.choices) keys += (keys.empty() ? "" : " | ") + c;
+      return keys;
+    }
+    case ParamType::Bool: return "true | false";
+    case ParamType::Section: return "mapping";
+    case ParamType::Any: return "see description";
+  }
+  return "?";
+}
+
+std::string join_names(const ParamTable& table) {
+  std::string s;
+  for (const auto& p : table.params) s += (s.empty() ? "" : ", ") + p.name;
+  return s;
+}
+
+}  // namespace
+
+Section::Section(const YAML::Node& node, std::string path, const ParamTable& table)
+    : node_(node), path_(std::move(path)), table_(table) {
+  if (!node_.IsMap())
+    throw ConfigError(config_error_text(
+        node_, path_, fmt::format("expected a mapping of {} parameters ({})", table_.name,
+                                  join_names(table_))));
+  std::set<std::string> known;
+  for (const auto& p : table_.params) known.insert(p.name);
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    if (!known.count(key))
+      throw ConfigError(config_error_text(
+          it->first, path_ + "." + key,
+          fmt::format("unknown key '{}' for {}; valid keys: {}", key, table_.name,
+                      join_names(table_))));
+  }
+  for (const auto& p : table_.params) {
+    if (p.default_text.empty() && !p.optional && !node_[p.name])
+      throw ConfigError(config_error_text(
+          node_, path_, fmt::format("missing required key '{}' ({}: {})", p.name, type_text(p),
+                                    p.description)));
+  }
+}
+
+const ParamDecl& Section::decl(const std::string& key) const {
+  for (const auto& p : table_.params)
+    if (p.name == key) return p;
+  throw std::logic_error("parameter not declared: " + table_.name + "." + key);
+}
+
+bool Section::has(const std::string& key) const {
+  (void)decl(key);
+  return static_cast<bool>(node_[key]);
+}
+
+void Section::fail(const std::string& key, const std::string& problem) const {
+  const YAML::Node at = node_[key] ? node_[key] : node_;
+  const ParamDecl& d = decl(key);
+  throw ConfigError(config_error_text(at, path_of(key),
+                                      fmt::format("{}; valid: {}", problem, type_text(d))));
+}
+
+std::optional<std::string> Section::text(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  if (node_[key]) {
+    const YAML::Node v = node_[key];
+    if (!v.IsScalar()) fail(key, "expected a single value, got a list or mapping");
+    return v.as<std::string>();
+  }
+  if (!d.default_text.empty()) return d.default_text;
+  return std::nullopt;
+}
+
+void Section::check_number(const ParamDecl& d, double v, const std::string& shown,
+                           const YAML::Node& at) const {
+  const bool ok = d.min_inclusive ? v >= d.min : v > d.min;
+  if (!ok || !std::isfinite(v))
+    throw ConfigError(config_error_text(
+        at, path_of(d.name),
+        fmt::format("value '{}' is out of range; valid: {} {} {}", shown, type_text(d),
+                    d.min_inclusive ? ">=" : ">", d.min)));
+}
+
+double Section::quantity(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  const auto t = text(key);
+  if (!t) fail(key, "missing value");
+  double v = 0;
+  try {
+    v = parse_quantity_as(*t, d.dim);
+  } catch (const std::invalid_argument& e) {
+    fail(key, fmt::format("bad value '{}': {}", *t, e.what()));
+  }
+  check_number(d, v, *t, node_[key] ? node_[key] : node_);
+  return v;
+}
+
+std::map<std::string, double> Section::quantity_map(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  std::map<std::string, double> out;
+  const YAML::Node m = node_[key];
+  if (!m) return out;
+  if (!m.IsMap()) fail(key, "expected a mapping");
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    const std::string k = it->first.as<std::string>();
+    const std::string sub = path_of(key) + "." + k;
+    bool allowed = d.choices.empty();
+    for (const auto& c : d.choices) allowed = allowed || c == k;
+    if (!allowed) {
+      std::string keys;
+      for (const auto& c : d.choices) keys += (keys.empty() ? "" : ", ") + c;
+      throw ConfigError(config_error_text(it->first, sub,
+                                          fmt::format("unknown key '{}'; valid keys: {}", k, keys)));
+    }
+    if (!it->second.IsScalar())
+      throw ConfigError(config_error_text(it->second, sub, "expected a quantity"));
+    const std::string t = it->second.as<std::string>();
+    double v = 0;
+    try {
+      v = parse_quantity_as(t, d.dim);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(config_error_text(it->second, sub, e.what()));
+    }
+    if (!(v > 0))
+      throw ConfigError(
+          config_error_text(it->second, sub, fmt::format("value '{}' must be positive", t)));
+    out[k] = v;
+  }
+  return out;
+}
+
+long Section::integer(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  const auto t = text(key);
+  if (!t) fail(key, "missing value");
+  size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(*t, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != t->size()) fail(key, fmt::format("bad value '{}': not an integer", *t));
+  check_number(d, static_cast<double>(v), *t, node_[key] ? node_[key] : node_);
+  return v;
+}
+
+double Section::real(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  const auto t = text(key);
+  if (!t) fail(key, "missing value");
+  double v = 0;
+  try {
+    v = parse_quantity_as(*t, Dim::Dimensionless);
+  } catch (const std::invalid_argument& e) {
+    fail(key, fmt::format("bad value '{}': {}", *t, e.what()));
+  }
+  check_number(d, v, *t, node_[key] ? node_[key] : node_);
+  return v;
+}
+
+std::string Section::string(const std::string& key) const {
+  const ParamDecl& d = decl(key);
+  const auto t = text(key);
+  if (!t) fail(key, "missing value");
+  if (d.type == ParamType::Enum) {
+    bool ok = false;
+    for (const auto& c : d.choices) ok = ok || c == *t;
+    if (!ok) fail(key, fmt::format("bad value '{}'", *t));
+  }
+  return *t;
+}
+
+bool Section::boolean(const std::string& key) const {
+  const auto t = text(key);
+  if (!t) fail(key, "missing value");
+  if (*t == "true") return true;
+  if (*t == "false") return false;
+  fail(key, fmt::format("bad value '{}'", *t));
+}
+
+YAML::Node Section::node(const std::string& key) const {
+  (void)decl(key);
+  return node_[key];
+}
+
+std::string describe_table(const ParamTable& table, bool markdown) {
+  std::string out;
+  if (markdown) {
+    out += fmt::format("### `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
+                       table.name, table.description);
+    for (const auto& p : table.params) {
+      out += fmt::format("| `{}` | {} | {} | {} |\n", p.name, type_text(p),
+                         p.default_text.empty() ? (p.optional ? "(optional)" : "**required**")
+                                                : "`" + p.default_text + "`",
+                         p.description);
+    }
+    out += "\n";
+  } else {
+    out += fmt::format("{}: {}\n", table.name, table.description);
+    for (const auto& p : table.params) {
+      out += fmt::format("  {:<22} {:<34} {:<14} {}\n", p.name, type_text(p),
+                         p.default_text.empty() ? (p.optional ? "(optional)" : "(required)")
+                                                : p.default_text,
+                         p.description);
+    }
+  }
+  return out;
+}
+
+}  // namespace orrery

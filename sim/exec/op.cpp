@@ -1,0 +1,30 @@
+#include "sim/exec/op.h"
+
+namespace orrery {
+
+const char* op_kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::Gemm: return "gemm";
+    case OpKind::Attention: return "attention";
+    case OpKind::Vector: return "vector";
+    case OpKind::Host: return "host";
+  }
+  return "?";
+}
+
+const char* pass_name(Pass p) {
+  switch (p) {
+    case Pass::Forward: return "forward";
+    case Pass::Backward: return "backward";
+    case Pass::Optimizer: return "optimizer";
+    case Pass::Other: return "other";
+  }
+  return "?";
+}
+
+double AttentionShape::scores() const {
+  const double full = batch * heads * q_len * kv_len;
+  return (causal && q_len == kv_len) ? full * 0.5 : full;
+}
+
+}  // namespace orrery

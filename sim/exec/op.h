@@ -1,0 +1,58 @@
+// One operator of a workload graph: what it computes and moves, independent of hardware.
+#pragma once
+#include <boost/graph/adjacency_list.hpp>
+
+#include <string>
+
+#include "hw/compute/matrix_engine.h"
+#include "hw/dtype.h"
+
+namespace orrery {
+
+enum class OpKind {
+  Gemm,       // matrix engine: (batched) GEMM
+  Attention,  // fused attention (flash): matrix engine + softmax on the vector engine
+  Vector,     // element-wise / normalisation / softmax / cast / optimizer update
+  Host,       // host-only work (autograd engine start, Python bookkeeping)
+};
+enum class Pass { Forward, Backward, Optimizer, Other };
+/// Host-only work whose duration comes from the host spec.
+enum class HostWork { None, BackwardStart, Bookkeeping };
+
+[[nodiscard]] const char* op_kind_name(OpKind k);
+[[nodiscard]] const char* pass_name(Pass p);
+
+struct AttentionShape {
+  double batch = 1, heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
+  bool causal = true;
+  bool backward = false;
+  /// Scores the kernel computes: B*H*Sq*Skv, halved (for Sq == Skv) when causal.
+  [[nodiscard]] double scores() const;
+};
+
+struct Op {
+  std::string name;      // unique-ish readable name, e.g. "h3.mlp.fc1"
+  std::string category;  // what kind of kernel: "gemm", "layernorm", "cast", "gelu", ...
+  OpKind kind = OpKind::Vector;
+  Pass pass = Pass::Forward;
+  Dtype dtype = Dtype::bf16;
+  int layer = -1;        // transformer layer, -1 outside the layers
+  GemmShape gemm;        // kind == Gemm
+  AttentionShape attn;   // kind == Attention
+  double flops = 0;      // arithmetic work (matrix FLOPs for Gemm/Attention, vector FLOPs else)
+  double bytes = 0;      // bytes read + written in device memory
+  double blocks = 0;     // parallel thread blocks (0: enough to fill the device)
+  int kernels = 1;       // kernel launches the host issues for this op
+  int modules = 0;       // framework module calls (nn.Module.__call__) the host makes for it
+  HostWork host_work = HostWork::None;  // kind == Host: which host cost applies
+  int host_units = 1;    // kind == Host: how many of them (e.g. Python ops of bookkeeping)
+  int stream = 0;        // device stream; ops of one stream run in issue order
+  bool sync = false;     // the host waits for this op to finish before issuing more
+  int iteration = 0;     // repeated steps (micro-benchmark loops, decode tokens)
+};
+
+/// The operator graph: vertices are ops in program (issue) order, edges are data dependencies.
+using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op>;
+using OpId = OpGraph::vertex_descriptor;
+
+}  // namespace orrery

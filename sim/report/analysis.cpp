@@ -1,0 +1,104 @@
+#include "sim/report/analysis.h"
+
+#include <algorithm>
+
+namespace orrery {
+
+StepWindow last_step(const OpGraph& g, const SimResult& r) {
+  StepWindow w;
+  int last_it = 0;
+  for (size_t i = 0; i < r.records.size(); ++i) last_it = std::max(last_it, g[i].iteration);
+  w.iteration = last_it;
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    if (g[i].iteration == last_it) w.end = std::max(w.end, r.records[i].end);
+    if (g[i].iteration == last_it - 1) w.start = std::max(w.start, r.records[i].end);
+  }
+  return w;
+}
+
+namespace {
+
+bool in_window(const OpRecord& rec, const StepWindow& w) {
+  return rec.end > w.start && rec.start < w.end + 1e-15;
+}
+
+double clipped(double a, double b, const StepWindow& w) {
+  return std::max(0.0, std::min(b, w.end) - std::max(a, w.start));
+}
+
+const char* wait_resource(WaitReason why) {
+  switch (why) {
+    case WaitReason::Host: return "host";
+    case WaitReason::Engine: return "engine contention";
+    default: return "dependency wait";
+  }
+}
+
+}  // namespace
+
+std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r, const StepWindow& w) {
+  std::map<std::string, Bottleneck> table;
+  auto entry = [&](const std::string& name) -> Bottleneck& {
+    Bottleneck& b = table[name];
+    b.resource = name;
+    return b;
+  };
+  entry(r.resources.host);
+  for (const auto& e : r.resources.engines) entry(e);
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    const OpRecord& rec = r.records[i];
+    entry(r.resources.host).busy_s += clipped(rec.issue_start, rec.issue_end, w);
+    if (g[i].kind == OpKind::Host || !in_window(rec, w)) continue;
+    entry(rec.engine).busy_s += clipped(rec.start, rec.end, w);
+    if (rec.level >= 0 && rec.memory_s > 0) {
+      // The level is busy for the time its bytes need at sustained bandwidth, within the op.
+      const double busy = std::min(rec.memory_s, rec.end - rec.start);
+      entry(r.resources.memory[static_cast<size_t>(rec.level)]).busy_s +=
+          clipped(rec.start, rec.start + busy, w);
+    }
+  }
+  // Critical path: from the op that finished last, walk back through whichever predecessor
+  // (data dependency or stream order) finished last; gaps go to what the op waited for.
+  long cur = -1;
+  for (size_t i = 0; i < r.records.size(); ++i)
+    if (g[i].iteration == w.iteration && g[i].kind != OpKind::Host &&
+        (cur < 0 || r.records[i].end > r.records[cur].end))
+      cur = static_cast<long>(i);
+  while (cur >= 0) {
+    const OpRecord& rec = r.records[static_cast<size_t>(cur)];
+    if (rec.end <= w.start) break;
+    entry(g[static_cast<size_t>(cur)].kind == OpKind::Host ? r.resources.host : rec.bound)
+        .critical_s += clipped(rec.start, rec.end, w);
+    // The op whose end released this one (stream predecessor or dependency); when the op
+    // waited for its launch instead, the gap before it is host time.
+    const long pred = rec.after;
+    const double pred_end = pred >= 0 ? std::max(r.records[pred].end, w.start) : w.start;
+    const double gap = clipped(pred_end, rec.start, w);
+    if (gap > 0) entry(wait_resource(rec.waited)).critical_s += gap;
+    cur = pred;
+  }
+  std::vector<Bottleneck> out;
+  const double len = std::max(w.length(), 1e-30);
+  double critical_total = 0;
+  for (auto& [name, b] : table) critical_total += b.critical_s;
+  for (auto& [name, b] : table) {
+    b.busy_fraction = b.busy_s / len;
+    b.critical_share = critical_total > 0 ? b.critical_s / critical_total : 0;
+    out.push_back(b);
+  }
+  std::sort(out.begin(), out.end(), [](const Bottleneck& a, const Bottleneck& b) {
+    if (a.critical_share != b.critical_share) return a.critical_share > b.critical_share;
+    return a.resource < b.resource;
+  });
+  return out;
+}
+
+double window_matrix_flops(const OpGraph& g, const StepWindow& w) {
+  double flops = 0;
+  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+    if (g[i].iteration == w.iteration && (g[i].kind == OpKind::Gemm || g[i].kind == OpKind::Attention))
+      flops += g[i].flops;
+  return flops;
+}
+
+}  // namespace orrery

@@ -1,0 +1,19 @@
+// Report JSON (schema in docs/report.md), the human summary, and the Perfetto/Chrome trace.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "sim/exec/executor.h"
+#include "sim/run.h"
+
+namespace orrery {
+
+[[nodiscard]] nlohmann::json build_report(const LoadedRun& run, const OpGraph& g,
+                                          const SimResult& r, const MemoryPlan& plan);
+[[nodiscard]] std::string summary_text(const LoadedRun& run, const nlohmann::json& report);
+/// Chrome trace-event JSON: one track per resource (host, engines, memory levels).
+[[nodiscard]] nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g,
+                                         const SimResult& r);
+
+}  // namespace orrery

@@ -1,0 +1,112 @@
+#include "sim/run.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "sim/config/errors.h"
+#include "sim/config/yaml_doc.h"
+#include "sim/exec/executor.h"
+#include "sim/report/report.h"
+#include "workloads/builders/transformer.h"
+
+namespace orrery {
+
+const ParamTable& system_params() {
+  static const ParamTable t{
+      "system",
+      "What the workload runs on. Today one device; a bare device preset name is a one-device "
+      "system.",
+      {
+          {"name", ParamType::String, Dim::Dimensionless, "-", "system name"},
+          {"description", ParamType::String, Dim::Dimensionless, "-", "what this system is"},
+          {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
+      }};
+  return t;
+}
+
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (auto it = node.begin(); it != node.end(); ++it)
+      j[it->first.as<std::string>()] = yaml_to_json(it->second);
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& item : node) j.push_back(yaml_to_json(item));
+    return j;
+  }
+  if (node.IsScalar()) return node.as<std::string>();
+  return nullptr;
+}
+
+namespace {
+
+bool is_file(const std::string& s) {
+  return s.find(".yaml") != std::string::npos || s.find(".yml") != std::string::npos ||
+         s.find('/') != std::string::npos || std::filesystem::exists(s);
+}
+
+YAML::Node load_system_doc(const std::string& system) {
+  if (is_file(system)) return load_yaml_file(system);
+  // A bare device preset: a one-device system.
+  YAML::Node doc = load_yaml_text(fmt::format("name: {}\ndevice: {{preset: {}}}\n", system, system),
+                                  "--system " + system);
+  (void)load_preset(PresetKind::Device, system, doc["device"], "--system");
+  return doc;
+}
+
+YAML::Node load_workload_doc(const std::string& workload) {
+  if (is_file(workload)) return load_yaml_file(workload);
+  YAML::Node ctx = load_yaml_text("{}", "--workload " + workload);
+  return load_preset(PresetKind::Workload, workload, ctx, "--workload");
+}
+
+}  // namespace
+
+LoadedRun load_run(const RunRequest& request) {
+  LoadedRun run;
+  run.request = request;
+  YAML::Node system = load_system_doc(request.system);
+  YAML::Node workload = load_workload_doc(request.workload);
+  for (const auto& text : request.overrides) {
+    const Override o = parse_override(text);
+    auto keys = split_path(o.path);
+    const std::string doc = keys.front();
+    keys.erase(keys.begin());
+    if ((doc != "system" && doc != "workload") || keys.empty())
+      throw ConfigError(fmt::format(
+          "--set {}: the path must start with 'system.' or 'workload.' (e.g. "
+          "system.device.memory.hbm.bandwidth='1.6 TB/s', workload.batch=8)",
+          text));
+    apply_override(doc == "system" ? system : workload, keys, o.value, text);
+  }
+  const Section s(system, "system", system_params());
+  run.system_name = s.string("name");
+  const YAML::Node device = resolve_preset(PresetKind::Device, s.node("device"), "system.device");
+  run.device = read_device(device, "system.device");
+  run.workload = read_workload(workload, "workload");
+  YAML::Node resolved_system = YAML::Clone(system);
+  resolved_system["device"] = device;
+  run.system_yaml = yaml_to_json(resolved_system);
+  YAML::Node resolved_workload = YAML::Clone(workload);
+  if (workload["model"])
+    resolved_workload["model"] = resolve_preset(PresetKind::Model, workload["model"], "workload.model");
+  run.workload_yaml = yaml_to_json(resolved_workload);
+  return run;
+}
+
+RunOutput execute_run(const LoadedRun& run, bool want_trace) {
+  const MemoryPlan plan = plan_memory(run.workload);
+  check_fits(plan, run.device.backing_memory().capacity, run.device.name);
+  const OpGraph graph = build_graph(run.workload);
+  const SimResult result = simulate(run.device, graph, run.workload.framework);
+  RunOutput out;
+  out.report = build_report(run, graph, result, plan);
+  out.summary_text = summary_text(run, out.report);
+  if (want_trace) out.trace = build_trace(run, graph, result);
+  return out;
+}
+
+}  // namespace orrery

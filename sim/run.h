@@ -1,0 +1,45 @@
+// One simulation run from the command line's inputs: load and validate the system and
+// workload (presets, --set overrides), check memory, simulate, and build the report.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "hw/device.h"
+#include "workloads/memory_plan.h"
+#include "workloads/workload.h"
+
+namespace orrery {
+
+struct RunRequest {
+  std::string system;                  // YAML file or device preset name
+  std::string workload;                // YAML file or workload preset name
+  std::vector<std::string> overrides;  // "system.a.b=v" / "workload.a=v"
+};
+
+struct LoadedRun {
+  RunRequest request;
+  DeviceSpec device;
+  WorkloadSpec workload;
+  std::string system_name;
+  nlohmann::json system_yaml;    // resolved system config (presets merged, overrides applied)
+  nlohmann::json workload_yaml;  // resolved workload config
+};
+
+/// Loads and validates everything; throws ConfigError (exit 2) on bad input.
+[[nodiscard]] LoadedRun load_run(const RunRequest& request);
+
+struct RunOutput {
+  nlohmann::json report;
+  std::string summary_text;
+  nlohmann::json trace;
+};
+
+/// Checks memory (throws DoesNotFitError, exit 3), simulates, and reports.
+[[nodiscard]] RunOutput execute_run(const LoadedRun& run, bool want_trace);
+
+[[nodiscard]] const ParamTable& system_params();
+[[nodiscard]] nlohmann::json yaml_to_json(const YAML::Node& node);
+
+}  // namespace orrery

@@ -1,0 +1,11 @@
+// Catch2 runner. SystemC calls sc_main; each test case runs in its own process
+// (catch_discover_tests), so each gets a fresh SystemC kernel.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+int sc_main(int argc, char* argv[]) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  return Catch::Session().run(argc, argv);
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Fits the H100 preset's physical constants on the micro-benchmarks and reports the error.
+
+Runs the real simulator (build/orrery) with --set overrides, so the fit and the model can never
+disagree. Fits only on the GEMM, attention and element-wise rows of
+tests/data/h100_microbench.json; the GPT-2 block rows are held out and only reported.
+
+  python3 tools/fit_device.py            # print the per-category error of the preset as is
+  python3 tools/fit_device.py --fit      # coordinate search over the fitted constants
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = ROOT / "build" / "orrery"
+DATA = ROOT / "tests" / "data"
+REF = json.loads((DATA / "h100_microbench.json").read_text())
+
+# name -> (--set path, initial, candidate multipliers)
+PARAMS = {
+    "launch_eager": "system.device.host.launch_eager",
+    "module_call": "system.device.host.module_call",
+    "backward_start": "system.device.host.backward_start",
+    "kernel_overhead": "system.device.kernel_overhead",
+    "unit_bandwidth": "system.device.unit_bandwidth",
+    "max_efficiency": "system.device.engines.tensor.max_efficiency",
+    "attention_efficiency": "system.device.engines.tensor.attention_efficiency",
+    "unaligned_efficiency": "system.device.engines.tensor.unaligned_efficiency",
+    "attention_score_cost": "system.device.engines.cuda.attention_score_cost",
+    "hbm_efficiency": "system.device.memory.hbm.efficiency",
+}
+UNITS = {"launch_eager": "us", "module_call": "us", "backward_start": "us",
+         "kernel_overhead": "us", "unit_bandwidth": "GB/s"}
+
+
+def run(workload, overrides):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [str(BIN), "run", "--system", "h100-sxm", "--workload", str(workload), "--quiet",
+               "--report", out.name]
+        for k, v in overrides.items():
+            cmd += ["--set", f"{PARAMS[k]}={v}{' ' + UNITS[k] if k in UNITS else ''}"]
+        subprocess.run(cmd, check=True)
+        return json.loads(pathlib.Path(out.name).read_text())
+
+
+def micro_errors(category, overrides):
+    rep = run(DATA / f"h100_microbench_{category}.yaml", overrides)
+    sims = [m["time_s"] for m in rep["microbench"]]
+    if category == "gemm":
+        meas = [r["s"] for r in REF["gemm_sweep"]]
+    elif category == "elementwise":
+        meas = [r["s"] for r in REF["elementwise"]]
+    else:
+        meas = []
+        for r in REF["attention"]:
+            meas.append(r["fwd_s"])
+            if "fwdbwd_s" in r:
+                meas.append(r["fwdbwd_s"])
+    return [abs(s - m) / m for s, m in zip(sims, meas)]
+
+
+def block_errors(overrides):
+    errs = []
+    for r in REF["block"]:
+        for key, backward in (("fwd_s", "false"), ("fwdbwd_s", "true")):
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                model = "gpt2-xl" if r["model"] == "gpt2-xl" else "gpt2-small"
+                cmd = [str(BIN), "run", "--system", "h100-sxm", "--workload",
+                       str(DATA / "block.yaml"), "--quiet", "--report", out.name,
+                       "--set", f"workload.model.preset={model}",
+                       "--set", f"workload.batch={r['B']}", "--set", f"workload.seq_len={r['S']}",
+                       "--set", f"workload.precision={r['prec']}",
+                       "--set", f"workload.backward={backward}"]
+                for k, v in overrides.items():
+                    cmd += ["--set", f"{PARAMS[k]}={v}{' ' + UNITS[k] if k in UNITS else ''}"]
+                subprocess.run(cmd, check=True)
+                sim = json.loads(pathlib.Path(out.name).read_text())["summary"]["step_time_s"]
+                errs.append((r["model"], r["B"], r["S"], r["prec"], key, sim, r[key],
+                             (sim - r[key]) / r[key]))
+    return errs
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def fit_loss(overrides):
+    return sum(mean(micro_errors(c, overrides)) for c in ("gemm", "attention", "elementwise"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--set", action="append", default=[], help="name=value start point")
+    args = ap.parse_args()
+    cur = {}
+    for s in args.set:
+        k, v = s.split("=")
+        cur[k] = float(v)
+    if args.fit:
+        start = {"launch_eager": 22, "module_call": 17, "backward_start": 150,
+                 "kernel_overhead": 2, "unit_bandwidth": 60, "max_efficiency": 0.8,
+                 "attention_efficiency": 0.65, "unaligned_efficiency": 0.17,
+                 "attention_score_cost": 37.7, "hbm_efficiency": 0.883}
+        start.update(cur)
+        cur = start
+        best = fit_loss(cur)
+        for sweep in range(2):
+            for k in cur:
+                for f in (0.8, 0.9, 0.95, 1.05, 1.1, 1.25):
+                    trial = dict(cur)
+                    trial[k] = round(cur[k] * f, 4)
+                    if k.endswith("efficiency") and trial[k] > 1:
+                        continue
+                    loss = fit_loss(trial)
+                    if loss < best - 1e-4:
+                        best, cur = loss, trial
+                print(f"sweep {sweep} {k}: loss {best:.4f} {cur}", flush=True)
+    for c in ("gemm", "attention", "elementwise"):
+        print(f"{c:12s} mean abs error {100 * mean(micro_errors(c, cur)):5.1f}%")
+    errs = block_errors(cur)
+    for e in errs:
+        print("block {:9s} B={:<2} S={:<5} {:4s} {:8s} sim {:.3e} meas {:.3e} err {:+.1%}".format(*e))
+    print(f"block        mean abs error {100 * mean([abs(e[-1]) for e in errs]):5.1f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+#include "workloads/builders/graph_builder.h"
+
+#include <cmath>
+
+namespace orrery {
+
+Op make_gemm(const std::string& name, double m, double n, double k, Dtype dt, double batch) {
+  Op op;
+  op.name = name;
+  op.category = "gemm";
+  op.kind = OpKind::Gemm;
+  op.dtype = dt;
+  op.gemm = {m, n, k, batch};
+  op.flops = 2.0 * m * n * k * batch;
+  op.bytes = (m * k + k * n + m * n) * batch * dtype_bytes(dt);
+  return op;
+}
+
+Op make_vector(const std::string& name, const std::string& category, double elems,
+               double bytes_per_elem, double flops_per_elem, Dtype dt, int kernels) {
+  Op op;
+  op.name = name;
+  op.category = category;
+  op.kind = OpKind::Vector;
+  op.dtype = dt;
+  op.bytes = elems * bytes_per_elem;
+  op.flops = elems * flops_per_elem;
+  op.kernels = kernels;
+  return op;
+}
+
+Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt) {
+  Op op;
+  op.name = name;
+  op.category = a.backward ? "attention_bwd" : "attention";
+  op.kind = OpKind::Attention;
+  op.dtype = dt;
+  op.attn = a;
+  const double per = a.batch * a.heads * a.head_dim * dtype_bytes(dt);
+  op.bytes = per * (a.backward ? 4 * a.q_len + 4 * a.kv_len : 2 * a.q_len + 2 * a.kv_len);
+  op.flops = 4.0 * a.scores() * a.head_dim * (a.backward ? 2.5 : 1.0);
+  // One thread block per (batch, head, 128-query tile): decode has few, which limits bandwidth.
+  op.blocks = a.batch * a.heads * std::ceil(a.q_len / 128.0);
+  op.kernels = a.backward ? 3 : 1;  // FlashAttention-2 backward: preprocess, main, convert dQ
+  return op;
+}
+
+Op make_host(const std::string& name, HostWork what, int units) {
+  Op op;
+  op.name = name;
+  op.category = "host";
+  op.kind = OpKind::Host;
+  op.host_work = what;
+  op.host_units = units;
+  op.kernels = 0;
+  return op;
+}
+
+OpId GraphBuilder::add(Op op) {
+  op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
+  op.layer = layer_;
+  op.iteration = iteration_;
+  const OpId id = boost::add_vertex(std::move(op), graph_);
+  if (last_ >= 0) boost::add_edge(static_cast<OpId>(last_), id, graph_);
+  last_ = static_cast<long>(id);
+  return id;
+}
+
+void GraphBuilder::sync_last() {
+  if (last_ >= 0) graph_[static_cast<OpId>(last_)].sync = true;
+}
+
+}  // namespace orrery

@@ -1,0 +1,45 @@
+// Helpers to emit operators in program order into an OpGraph. Ops of one stream form a chain
+// (each depends on the previous one), which is exactly the data order of an eager program.
+#pragma once
+#include <string>
+
+#include "sim/exec/op.h"
+
+namespace orrery {
+
+/// A GEMM C[M,N] = A[M,K] B[K,N] (x batch). Bytes: A and B read once, C written once.
+[[nodiscard]] Op make_gemm(const std::string& name, double m, double n, double k, Dtype dt,
+                           double batch = 1);
+/// An element-wise style kernel over `elems` elements.
+///   bytes = elems * bytes_per_elem (all reads and writes), flops = elems * flops_per_elem.
+[[nodiscard]] Op make_vector(const std::string& name, const std::string& category, double elems,
+                             double bytes_per_elem, double flops_per_elem, Dtype dt,
+                             int kernels = 1);
+/// Fused (flash) attention, forward or backward.
+///   bytes forward  = B*H*hd*(2*Sq + 2*Skv) * dtype (Q, O, K, V)
+///   bytes backward = B*H*hd*(4*Sq + 4*Skv) * dtype (Q, O, dO, dQ, K, V, dK, dV)
+[[nodiscard]] Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt);
+/// Host-only work.
+[[nodiscard]] Op make_host(const std::string& name, HostWork what, int units = 1);
+
+class GraphBuilder {
+ public:
+  /// Appends `op` (with the builder's current pass, layer and iteration) after the previous op.
+  OpId add(Op op);
+  void set_pass(Pass p) { pass_ = p; }
+  void set_layer(int layer) { layer_ = layer; }
+  void set_iteration(int it) { iteration_ = it; }
+  /// Marks the last op as synchronising (the host waits for it).
+  void sync_last();
+  [[nodiscard]] OpGraph take() { return std::move(graph_); }
+  [[nodiscard]] const OpGraph& graph() const { return graph_; }
+
+ private:
+  OpGraph graph_;
+  Pass pass_ = Pass::Forward;
+  int layer_ = -1;
+  int iteration_ = 0;
+  long last_ = -1;
+};
+
+}  // namespace orrery

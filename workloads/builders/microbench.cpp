@@ -1,0 +1,74 @@
+#include "workloads/builders/microbench.h"
+
+#include <fmt/format.h>
+
+#include "workloads/builders/graph_builder.h"
+
+namespace orrery {
+
+namespace {
+
+std::vector<Op> micro_ops(const MicroOp& m, size_t row) {
+  const std::string name = fmt::format("row{}.{}", row, m.kind);
+  const double b = dtype_bytes(m.dtype);
+  const double elems = m.rows * m.cols;
+  if (m.kind == "gemm") return {make_gemm(name, m.gemm.m, m.gemm.n, m.gemm.k, m.dtype, m.gemm.batch)};
+  if (m.kind == "attention") {
+    AttentionShape a = m.attn;
+    a.backward = false;
+    std::vector<Op> ops = {make_attention(name, a, m.dtype)};
+    ops.back().modules = 0;
+    if (m.attn.backward) {
+      // out.sum().backward(): one reduction, the autograd engine, then the attention backward.
+      ops.push_back(make_vector(name + ".sum", "reduce", a.batch * a.heads * a.q_len * a.head_dim,
+                                b, 1, m.dtype));
+      ops.push_back(make_host(name + ".autograd", HostWork::BackwardStart));
+      a.backward = true;
+      ops.push_back(make_attention(name + ".bwd", a, m.dtype));
+    }
+    return ops;
+  }
+  if (m.kind == "layernorm") {
+    Op op = make_vector(name, "layernorm", elems, 3 * b, 8, m.dtype);
+    op.modules = 1;  // nn.LayerNorm module call
+    return {op};
+  }
+  if (m.kind == "gelu") return {make_vector(name, "gelu", elems, 2 * b, 12, m.dtype)};
+  // x + x: both operands alias, so device memory sees one read and one write.
+  if (m.kind == "add") return {make_vector(name, "add", elems, 2 * b, 1, m.dtype)};
+  // softmax over a long row: two passes over the input (max/sum, then normalise), one write.
+  return {make_vector(name, "softmax", elems, 3 * b, 5, m.dtype)};
+}
+
+}  // namespace
+
+OpGraph build_microbench(const WorkloadSpec& w) {
+  GraphBuilder g;
+  for (size_t row = 0; row < w.micro.size(); ++row) {
+    g.set_iteration(static_cast<int>(row));
+    const auto ops = micro_ops(w.micro[row], row);
+    for (long r = 0; r < w.repeat; ++r)
+      for (const auto& op : ops) g.add(op);
+    g.sync_last();  // the timing loop ends with a synchronise
+  }
+  return g.take();
+}
+
+std::vector<double> microbench_times(const WorkloadSpec& w, const OpGraph& g,
+                                     const std::vector<OpRecord>& records) {
+  std::vector<double> out;
+  const size_t n = boost::num_vertices(g);
+  size_t i = 0;
+  for (size_t row = 0; row < w.micro.size(); ++row) {
+    const size_t per_call = micro_ops(w.micro[row], row).size();
+    const size_t first_end = i + per_call - 1;
+    const size_t last_end = i + per_call * static_cast<size_t>(w.repeat) - 1;
+    if (last_end >= n) break;
+    out.push_back((records[last_end].end - records[first_end].end) /
+                  static_cast<double>(w.repeat - 1));
+    i = last_end + 1;
+  }
+  return out;
+}
+
+}  // namespace orrery

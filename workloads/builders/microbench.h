@@ -1,0 +1,19 @@
+// Micro-benchmark workloads: single kernels called `repeat` times back to back, as a timing
+// loop in PyTorch does. Used to calibrate and validate a device preset.
+#pragma once
+#include <vector>
+
+#include "sim/exec/op.h"
+#include "sim/exec/record.h"
+#include "workloads/workload.h"
+
+namespace orrery {
+
+/// Each MicroOp becomes `repeat` identical ops (iteration = row index); the last one syncs.
+[[nodiscard]] OpGraph build_microbench(const WorkloadSpec& w);
+
+/// Steady-state seconds per call of each row: (end of last call - end of first) / (repeat - 1).
+[[nodiscard]] std::vector<double> microbench_times(const WorkloadSpec& w, const OpGraph& g,
+                                                   const std::vector<OpRecord>& records);
+
+}  // namespace orrery

@@ -1,0 +1,134 @@
+#include "workloads/workload.h"
+
+#include <fmt/format.h>
+
+#include "sim/config/errors.h"
+#include "sim/config/yaml_doc.h"
+
+namespace orrery {
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::train: return "train";
+    case Phase::prefill: return "prefill";
+    case Phase::decode: return "decode";
+    case Phase::block: return "block";
+    case Phase::microbench: return "microbench";
+  }
+  return "?";
+}
+
+const ParamTable& workload_params() {
+  static const ParamTable t{
+      "workload",
+      "What to run on the system.",
+      {
+          {"model", ParamType::Any, Dim::Dimensionless, "", "a model preset name, {preset: name, overrides} or full dimensions (see `model`)", {}, true},
+          {"phase", ParamType::Enum, Dim::Dimensionless, "", "train: forward, backward, optimizer step; prefill: forward over the prompt; decode: decode_tokens tokens one at a time; block: one transformer block; microbench: single kernels in a loop", {"train", "prefill", "decode", "block", "microbench"}},
+          {"batch", ParamType::Integer, Dim::Dimensionless, "1", "sequences per step"},
+          {"seq_len", ParamType::Integer, Dim::Dimensionless, "1024", "tokens per sequence (decode: prompt length already in the KV cache)"},
+          {"decode_tokens", ParamType::Integer, Dim::Dimensionless, "16", "decode: tokens generated"},
+          {"precision", ParamType::Enum, Dim::Dimensionless, "bf16", "compute precision of matmuls (autocast dtype)", dtype_names()},
+          {"weights", ParamType::Enum, Dim::Dimensionless, "fp32", "dtype the weights are stored in; differing from precision means autocast casts them every forward (fp32 master weights)", dtype_names()},
+          {"optimizer", ParamType::Enum, Dim::Dimensionless, "adamw", "train: optimizer (adamw is PyTorch's fused AdamW)", {"adamw", "sgd", "none"}},
+          {"framework", ParamType::Enum, Dim::Dimensionless, "eager", "eager: one host dispatch per kernel; graph: captured graph replay", {"eager", "graph"}},
+          {"backward", ParamType::Bool, Dim::Dimensionless, "false", "block: forward + backward"},
+          {"dropout", ParamType::Bool, Dim::Dimensionless, "true", "train: apply the model's dropout (as model.train() does)"},
+          {"iterations", ParamType::Integer, Dim::Dimensionless, "2", "steps simulated back to back; the report gives the last (steady state)"},
+          {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
+          {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: calls of each op back to back; the mean of all but the first is reported"},
+      }};
+  return t;
+}
+
+const ParamTable& micro_op_params() {
+  static const ParamTable t{
+      "microbench op",
+      "One kernel of a micro-benchmark workload.",
+      {
+          {"kind", ParamType::Enum, Dim::Dimensionless, "", "kernel", {"gemm", "attention", "layernorm", "gelu", "add", "softmax"}},
+          {"m", ParamType::Integer, Dim::Dimensionless, "1", "gemm: rows of A and C"},
+          {"n", ParamType::Integer, Dim::Dimensionless, "1", "gemm: columns of B and C"},
+          {"k", ParamType::Integer, Dim::Dimensionless, "1", "gemm: inner dimension"},
+          {"batch", ParamType::Integer, Dim::Dimensionless, "1", "gemm/attention: batch"},
+          {"heads", ParamType::Integer, Dim::Dimensionless, "1", "attention: heads"},
+          {"seq", ParamType::Integer, Dim::Dimensionless, "1", "attention: query length"},
+          {"kv", ParamType::Integer, Dim::Dimensionless, "0", "attention: key/value length (0: same as seq)", {}, false, 0, true},
+          {"head_dim", ParamType::Integer, Dim::Dimensionless, "64", "attention: head dimension"},
+          {"causal", ParamType::Bool, Dim::Dimensionless, "true", "attention: causal mask"},
+          {"backward", ParamType::Bool, Dim::Dimensionless, "false", "attention: forward + backward"},
+          {"rows", ParamType::Integer, Dim::Dimensionless, "1", "element-wise: rows (tokens)"},
+          {"cols", ParamType::Integer, Dim::Dimensionless, "1", "element-wise: columns (channels)"},
+          {"dtype", ParamType::Enum, Dim::Dimensionless, "bf16", "data type", dtype_names()},
+      }};
+  return t;
+}
+
+namespace {
+
+MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
+  const Section s(node, path, micro_op_params());
+  MicroOp m;
+  m.kind = s.string("kind");
+  m.dtype = parse_dtype(s.string("dtype"));
+  m.gemm = {static_cast<double>(s.integer("m")), static_cast<double>(s.integer("n")),
+            static_cast<double>(s.integer("k")), static_cast<double>(s.integer("batch"))};
+  m.attn.batch = static_cast<double>(s.integer("batch"));
+  m.attn.heads = static_cast<double>(s.integer("heads"));
+  m.attn.q_len = static_cast<double>(s.integer("seq"));
+  const long kv = s.integer("kv");
+  m.attn.kv_len = kv > 0 ? static_cast<double>(kv) : m.attn.q_len;
+  m.attn.head_dim = static_cast<double>(s.integer("head_dim"));
+  m.attn.causal = s.boolean("causal");
+  m.attn.backward = s.boolean("backward");
+  m.rows = static_cast<double>(s.integer("rows"));
+  m.cols = static_cast<double>(s.integer("cols"));
+  return m;
+}
+
+}  // namespace
+
+WorkloadSpec read_workload(const YAML::Node& node, const std::string& path) {
+  const Section s(node, path, workload_params());
+  WorkloadSpec w;
+  const std::string phase = s.string("phase");
+  w.phase = phase == "train"     ? Phase::train
+            : phase == "prefill" ? Phase::prefill
+            : phase == "decode"  ? Phase::decode
+            : phase == "block"   ? Phase::block
+                                 : Phase::microbench;
+  w.batch = s.integer("batch");
+  w.seq_len = s.integer("seq_len");
+  w.decode_tokens = s.integer("decode_tokens");
+  w.precision = parse_dtype(s.string("precision"));
+  w.weights = parse_dtype(s.string("weights"));
+  const std::string opt = s.string("optimizer");
+  w.optimizer = opt == "adamw" ? Optimizer::adamw : opt == "sgd" ? Optimizer::sgd : Optimizer::none;
+  w.framework = s.string("framework") == "graph" ? Framework::graph : Framework::eager;
+  w.backward = s.boolean("backward");
+  w.dropout = s.boolean("dropout");
+  w.iterations = s.integer("iterations");
+  w.repeat = s.integer("repeat");
+  if (w.phase == Phase::microbench) {
+    if (!s.has("ops")) s.fail("ops", "phase microbench needs a list of ops");
+    const YAML::Node ops = s.node("ops");
+    if (!ops.IsSequence() || ops.size() == 0) s.fail("ops", "expected a non-empty list");
+    for (size_t i = 0; i < ops.size(); ++i)
+      w.micro.push_back(read_micro_op(ops[i], fmt::format("{}.ops[{}]", path, i)));
+    if (w.repeat < 2) s.fail("repeat", "need at least 2 calls to time the steady state");
+  } else {
+    if (!s.has("model")) s.fail("model", fmt::format("phase {} needs a model", phase));
+    w.model = read_model(s.node("model"), s.path_of("model"));
+    if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
+    if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+  }
+  if (w.phase != Phase::train && w.phase != Phase::block && s.has("optimizer"))
+    s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));
+  if (w.phase != Phase::block && s.has("backward"))
+    s.fail("backward", "backward is a key of phase block (train always runs backward)");
+  if ((w.precision == Dtype::fp8 || w.precision == Dtype::int8) && w.phase == Phase::train)
+    s.fail("precision", "training in fp8/int8 is not modelled; use bf16, fp16, tf32 or fp32");
+  return w;
+}
+
+}  // namespace orrery

@@ -1,0 +1,49 @@
+// What to run: a model, a phase and its sizes, numeric precision and framework.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "hw/dtype.h"
+#include "hw/host/host_module.h"
+#include "sim/exec/op.h"
+#include "workloads/model.h"
+
+namespace orrery {
+
+enum class Phase { train, prefill, decode, block, microbench };
+enum class Optimizer { adamw, sgd, none };
+
+/// One row of a micro-benchmark workload: a single kernel timed in a loop.
+struct MicroOp {
+  std::string kind;  // gemm | attention | layernorm | gelu | add | softmax
+  GemmShape gemm;
+  AttentionShape attn;
+  double rows = 0, cols = 0;  // element-wise shapes
+  Dtype dtype = Dtype::bf16;
+};
+
+struct WorkloadSpec {
+  ModelSpec model;
+  Phase phase = Phase::train;
+  long batch = 1;
+  long seq_len = 1024;
+  long decode_tokens = 0;
+  Dtype precision = Dtype::bf16;      // compute precision (autocast dtype)
+  Dtype weights = Dtype::fp32;        // dtype of stored weights; != precision means autocast casts
+  Optimizer optimizer = Optimizer::adamw;
+  Framework framework = Framework::eager;
+  bool backward = false;              // block: forward + backward
+  bool dropout = false;               // apply the model's dropout (training only)
+  long iterations = 1;                // steps simulated back to back; the last one is reported
+  std::vector<MicroOp> micro;         // phase microbench
+  long repeat = 10;                   // microbench: calls per op
+};
+
+[[nodiscard]] const char* phase_name(Phase p);
+[[nodiscard]] const ParamTable& workload_params();
+[[nodiscard]] const ParamTable& micro_op_params();
+[[nodiscard]] WorkloadSpec read_workload(const YAML::Node& node, const std::string& path);
+
+}  // namespace orrery
