@@ -30,7 +30,8 @@ int serving_level(const DeviceSpec& dev, double footprint) {
 /// Fused (flash) attention.
 ///   matmul FLOPs  F = 4 * scores * D            (QK^T and PV), x2.5 for backward (5 matmuls)
 ///   t_matrix      = F / (peak_dtype * attention_efficiency)
-///   t_softmax     = scores * attention_score_cost / vector_peak_fp32   (x2 for backward)
+///   t_softmax     = scores * attention_score_cost / vector_peak_fp32   (x2.5 for backward:
+///                   it recomputes P and forms dS = P * (dP - rowsum(dO * O)))
 ///   compute       = max(t_matrix, t_softmax)    (FlashAttention overlaps the two)
 ///   bytes         = (Q + K + V + O) once, (x2 + dQ/dK/dV for backward)
 /// Source: Dao et al., FlashAttention-2 (2023), sections 3.1-3.2, for the FLOP count and the
@@ -46,8 +47,7 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   if (peak == m.peak.end()) peak = m.peak.find(Dtype::fp32);
   if (peak == m.peak.end()) throw std::logic_error("matrix engine has no peak for attention dtype");
   const double t_matrix = flops / (peak->second * m.attention_efficiency);
-  const double t_softmax = scores * v.attention_score_cost * (a.backward ? 2.0 : 1.0) /
-                           v.peak.at(Dtype::fp32);
+  const double t_softmax = scores * v.attention_score_cost * pass / v.peak.at(Dtype::fp32);
   c.engine = EngineKind::Matrix;
   c.compute_s = std::max(t_matrix, t_softmax);
   return c;
@@ -60,7 +60,9 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
   KernelCost c;
   c.bytes = op.bytes;
   c.level = serving_level(dev, op.bytes);
-  c.overhead_s = op.kernels * dev.kernel_overhead;
+  c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm)
+                                      : op.kernels;
+  c.overhead_s = c.kernels * dev.kernel_overhead;
   c.bandwidth_cap = op.blocks > 0 ? op.blocks * dev.unit_bandwidth
                                   : std::numeric_limits<double>::infinity();
   switch (op.kind) {

@@ -72,6 +72,7 @@ void KernelDeviceModule::retire(double now) {
     engine_busy_[a.engine] = false;
     engine_free_at_[a.engine] = now;
     stream_last_op_[graph_[a.id].stream] = static_cast<long>(a.id);
+    if (on_op_done) on_op_done();
     if (graph_[a.id].sync && on_sync_done) on_sync_done(a.id);
     active_.erase(active_.begin() + static_cast<long>(i));
   }

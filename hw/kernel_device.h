@@ -29,6 +29,8 @@ class KernelDeviceModule : public sc_core::sc_module {
   void launched(OpId id);
   /// Called when a synchronising op finishes.
   std::function<void(OpId)> on_sync_done;
+  /// Called when any device op finishes.
+  std::function<void()> on_op_done;
   [[nodiscard]] long events() const { return events_; }
   [[nodiscard]] const ResourceNames& resources() const { return names_; }
 

@@ -24,6 +24,9 @@ PARAMS = {
     "launch_eager": "system.device.host.launch_eager",
     "module_call": "system.device.host.module_call",
     "backward_start": "system.device.host.backward_start",
+    "autograd_node": "system.device.host.autograd_node",
+    "attention_dispatch": "system.device.host.attention_dispatch",
+    "gemm_dispatch": "system.device.host.gemm_dispatch",
     "kernel_overhead": "system.device.kernel_overhead",
     "unit_bandwidth": "system.device.unit_bandwidth",
     "max_efficiency": "system.device.engines.tensor.max_efficiency",
@@ -31,17 +34,28 @@ PARAMS = {
     "unaligned_efficiency": "system.device.engines.tensor.unaligned_efficiency",
     "attention_score_cost": "system.device.engines.cuda.attention_score_cost",
     "hbm_efficiency": "system.device.memory.hbm.efficiency",
+    "split_k_max_m": "system.device.engines.tensor.split_k_max_m",
+    "launch_library": "system.device.host.launch_library",
+    "queue_depth": "system.device.host.queue_depth",
+
 }
-UNITS = {"launch_eager": "us", "module_call": "us", "backward_start": "us",
+UNITS = {"launch_library": "us", "gemm_dispatch": "us", "autograd_node": "us", "attention_dispatch": "us", "launch_eager": "us", "module_call": "us", "backward_start": "us",
          "kernel_overhead": "us", "unit_bandwidth": "GB/s"}
+
+
+def set_args(overrides):
+    args = []
+    for k, v in overrides.items():
+        v = int(v) if k in ("split_k_max_m", "queue_depth") else v
+        args += ["--set", f"{PARAMS[k]}={v}{' ' + UNITS[k] if k in UNITS else ''}"]
+    return args
 
 
 def run(workload, overrides):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [str(BIN), "run", "--system", "h100-sxm", "--workload", str(workload), "--quiet",
                "--report", out.name]
-        for k, v in overrides.items():
-            cmd += ["--set", f"{PARAMS[k]}={v}{' ' + UNITS[k] if k in UNITS else ''}"]
+        cmd += set_args(overrides)
         subprocess.run(cmd, check=True)
         return json.loads(pathlib.Path(out.name).read_text())
 
@@ -74,8 +88,7 @@ def block_errors(overrides):
                        "--set", f"workload.batch={r['B']}", "--set", f"workload.seq_len={r['S']}",
                        "--set", f"workload.precision={r['prec']}",
                        "--set", f"workload.backward={backward}"]
-                for k, v in overrides.items():
-                    cmd += ["--set", f"{PARAMS[k]}={v}{' ' + UNITS[k] if k in UNITS else ''}"]
+                cmd += set_args(overrides)
                 subprocess.run(cmd, check=True)
                 sim = json.loads(pathlib.Path(out.name).read_text())["summary"]["step_time_s"]
                 errs.append((r["model"], r["B"], r["S"], r["prec"], key, sim, r[key],
@@ -101,20 +114,25 @@ def main():
         k, v = s.split("=")
         cur[k] = float(v)
     if args.fit:
-        start = {"launch_eager": 22, "module_call": 17, "backward_start": 150,
-                 "kernel_overhead": 2, "unit_bandwidth": 60, "max_efficiency": 0.8,
-                 "attention_efficiency": 0.65, "unaligned_efficiency": 0.17,
-                 "attention_score_cost": 37.7, "hbm_efficiency": 0.883}
+        start = {"queue_depth": 2, "launch_library": 9.24, "split_k_max_m": 8,
+                 "gemm_dispatch": 1.83, "autograd_node": 23, "attention_dispatch": 27.3,
+                 "launch_eager": 18.05, "module_call": 16, "backward_start": 57.75,
+                 "kernel_overhead": 2.52, "unit_bandwidth": 397, "max_efficiency": 0.8,
+                 "attention_efficiency": 0.546, "unaligned_efficiency": 0.1615,
+                 "attention_score_cost": 39.6, "hbm_efficiency": 0.97}
         start.update(cur)
         cur = start
         best = fit_loss(cur)
-        for sweep in range(2):
+        for sweep in range(3):
             for k in cur:
-                for f in (0.8, 0.9, 0.95, 1.05, 1.1, 1.25):
+                for f in (0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.6):
                     trial = dict(cur)
                     trial[k] = round(cur[k] * f, 4)
+                    if k in ("split_k_max_m", "queue_depth"):
+                        continue
                     if k.endswith("efficiency") and trial[k] > 1:
                         continue
+
                     loss = fit_loss(trial)
                     if loss < best - 1e-4:
                         best, cur = loss, trial

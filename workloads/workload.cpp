@@ -36,7 +36,7 @@ const ParamTable& workload_params() {
           {"dropout", ParamType::Bool, Dim::Dimensionless, "true", "train: apply the model's dropout (as model.train() does)"},
           {"iterations", ParamType::Integer, Dim::Dimensionless, "2", "steps simulated back to back; the report gives the last (steady state)"},
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
-          {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: calls of each op back to back; the mean of all but the first is reported"},
+          {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};
   return t;
 }

@@ -19,10 +19,13 @@ const ParamTable& matrix_engine_params() {
           {"peak", ParamType::QuantityMap, Dim::Throughput, "", "dense peak per dtype of the whole engine", dtype_names()},
           {"tiles", ParamType::Any, Dim::Dimensionless, "[[128, 256]]", "output tile shapes [m, n] the GEMM kernels choose from"},
           {"max_efficiency", ParamType::Real, Dim::Dimensionless, "0.8", "fraction of peak a full wave of full tiles reaches (fitted on large GEMMs)"},
+          {"efficiency", ParamType::QuantityMap, Dim::Dimensionless, "", "per-dtype override of max_efficiency (a datapath that reaches a different fraction, e.g. fp32 on SIMT cores)", dtype_names(), true},
           {"attention_efficiency", ParamType::Real, Dim::Dimensionless, "0.65", "fraction of peak for the matmuls of fused (flash) attention"},
-          {"unaligned_efficiency", ParamType::Real, Dim::Dimensionless, "1", "factor applied when M, N or K is not a multiple of alignment (no vectorised/TMA loads)"},
+          {"unaligned_efficiency", ParamType::Real, Dim::Dimensionless, "1", "factor applied when an operand's row stride is not a multiple of alignment (no vectorised/TMA loads)"},
           {"alignment", ParamType::Integer, Dim::Dimensionless, "8", "elements a dimension must be a multiple of for the fast path"},
           {"min_split_k", ParamType::Integer, Dim::Dimensionless, "256", "smallest K slice when K is split across idle units"},
+          {"split_k_max_m", ParamType::Integer, Dim::Dimensionless, "0", "GEMMs with M at or below this run as split-K plus a separate reduction kernel (one more launch); 0: never", {}, false, 0, true},
+          {"scheduler", ParamType::Enum, Dim::Dimensionless, "waves", "how GEMM work is spread over units: waves of whole tiles (with split-K when tiles are few) or stream_k (even split, no wave quantisation)", {"waves", "stream_k"}},
       }};
   return t;
 }
@@ -34,12 +37,18 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   for (const auto& [k, v] : s.quantity_map("peak")) e.peak[parse_dtype(k)] = v;
   if (e.peak.empty()) s.fail("peak", "at least one dtype peak is required");
   e.max_efficiency = s.real("max_efficiency");
+  for (const auto& [k, v] : s.quantity_map("efficiency")) {
+    if (v > 1) s.fail("efficiency", "an efficiency cannot exceed 1");
+    e.efficiency[parse_dtype(k)] = v;
+  }
   e.attention_efficiency = s.real("attention_efficiency");
   e.unaligned_efficiency = s.real("unaligned_efficiency");
   for (const char* k : {"max_efficiency", "attention_efficiency", "unaligned_efficiency"})
     if (s.real(k) > 1) s.fail(k, "an efficiency cannot exceed 1");
   e.alignment_elements = static_cast<int>(s.integer("alignment"));
   e.min_split_k = static_cast<int>(s.integer("min_split_k"));
+  e.stream_k = s.string("scheduler") == "stream_k";
+  e.split_k_max_m = static_cast<int>(s.integer("split_k_max_m"));
   YAML::Node tiles = s.node("tiles");
   if (!tiles) {
     e.tiles = {{128, 256}};
@@ -61,11 +70,14 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   return e;
 }
 
-namespace {
+bool GemmShape::aligned(int alignment) const {
+  const auto multiple = [alignment](double x) { return std::fmod(x, alignment) == 0; };
+  return multiple(a_transposed ? m : k) && multiple(n);
+}
 
-bool aligned(double x, int a) { return std::fmod(x, a) == 0; }
-
-}  // namespace
+int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g) {
+  return g.m <= e.split_k_max_m ? 2 : 1;
+}
 
 double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt) {
   const auto it = e.peak.find(dt);
@@ -73,11 +85,20 @@ double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt
     throw ConfigError(std::string("matrix engine '") + e.name + "' has no peak for dtype " +
                       dtype_name(dt) + "; add it under peak:");
   const double per_unit = it->second / e.units;
-  double eff = e.max_efficiency;
-  if (!aligned(g.m, e.alignment_elements) || !aligned(g.n, e.alignment_elements) ||
-      !aligned(g.k, e.alignment_elements))
-    eff *= e.unaligned_efficiency;
+  const auto override_eff = e.efficiency.find(dt);
+  double eff = override_eff != e.efficiency.end() ? override_eff->second : e.max_efficiency;
+  if (!g.aligned(e.alignment_elements)) eff *= e.unaligned_efficiency;
   double best = std::numeric_limits<double>::infinity();
+  if (e.stream_k) {
+    for (const auto& [tm, tn] : e.tiles) {
+      // Whole tiles are computed: M and N are padded up to the tile.
+      const double padded = std::ceil(g.m / tm) * tm * std::ceil(g.n / tn) * tn;
+      const double total = 2.0 * padded * g.k * g.batch / (it->second * eff);
+      const double one_slice = 2.0 * tm * tn * std::min<double>(e.min_split_k, g.k) / (per_unit * eff);
+      best = std::min(best, std::max(total, one_slice));
+    }
+    return best;
+  }
   for (const auto& [tm, tn] : e.tiles) {
     const double tiles = g.batch * std::ceil(g.m / tm) * std::ceil(g.n / tn);
     double split = 1;

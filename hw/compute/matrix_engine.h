@@ -16,10 +16,13 @@ struct MatrixEngineSpec {
   std::map<Dtype, double> peak;       // FLOP/s per dtype, whole engine
   std::vector<std::pair<int, int>> tiles;  // output tile shapes (m, n) the kernels can choose from
   double max_efficiency = 1;          // fraction of peak reached by a full wave of full tiles
+  std::map<Dtype, double> efficiency; // per-dtype override of max_efficiency (e.g. SIMT fp32)
   double attention_efficiency = 1;    // same, for fused (flash) attention's two matmuls
   double unaligned_efficiency = 1;    // extra factor when a dimension is not a multiple of alignment
   int alignment_elements = 8;         // elements (16 bytes of bf16)
   int min_split_k = 256;              // smallest K slice when K is split across idle units
+  bool stream_k = false;              // work split evenly over units (no wave quantisation)
+  int split_k_max_m = 0;              // M at or below which the GEMM runs split-K + a reduction kernel
 };
 
 [[nodiscard]] const ParamTable& matrix_engine_params();
@@ -28,14 +31,27 @@ struct MatrixEngineSpec {
 struct GemmShape {
   double m = 0, n = 0, k = 0;
   double batch = 1;
+  bool a_transposed = false;  // A is read as the transpose of a stored (K x M) tensor
+  /// The row stride of A (K, or M when transposed) and of B and C (N) must be multiples of
+  /// the alignment for vectorised (TMA) loads; M alone never matters.
+  [[nodiscard]] bool aligned(int alignment) const;
 };
+
+/// Kernels a GEMM launches: 2 (split-K partial products, then their reduction) when
+/// M <= split_k_max_m, else 1.
+[[nodiscard]] int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g);
 
 /// Time the engine computes a GEMM when operands arrive fast enough (memory is separate).
 ///   tiles  = batch * ceil(M/tm) * ceil(N/tn);  split = min(floor(units/tiles), K/min_split_k)
 ///   waves  = ceil(tiles*split / units)
 ///   t      = waves * (2 * tm * tn * K/split) / (peak_dtype/units * eff)
-/// with eff = max_efficiency (* unaligned_efficiency when M, N or K is not a multiple of
-/// alignment), minimised over the tile shapes offered (as cuBLAS's heuristics choose).
+/// With stream-K scheduling (CUTLASS/cuBLAS on Hopper) the MAC-loop iterations of all tiles
+/// are divided evenly among the units, so there is no wave quantisation, only tile padding:
+///   t      = max(2*ceil(M/tm)*tm*ceil(N/tn)*tn*K*batch / (peak * eff),
+///                2 * tm * tn * min_split_k / (peak/units * eff))
+/// (Osama et al., "Stream-K: Work-centric Parallel Decomposition for Dense GEMM", PPoPP 2023).
+/// eff = max_efficiency or the dtype's override (* unaligned_efficiency when a row stride is
+/// not a multiple of alignment), minimised over the tile shapes offered (as cuBLAS's heuristics choose).
 /// Source: the wave-quantisation model of NVIDIA's "Matrix Multiplication Background User's
 /// Guide" (Deep Learning Performance docs), with split-K as in CUTLASS.
 [[nodiscard]] double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt);

@@ -16,20 +16,36 @@ double HostModule::issue_cost(const Op& op) const {
   if (op.kind == OpKind::Host) {
     switch (op.host_work) {
       case HostWork::BackwardStart: return spec_.backward_start * op.host_units;
+      case HostWork::AutogradNode: return spec_.autograd_node * op.host_units;
       case HostWork::Bookkeeping:
       case HostWork::None: return spec_.launch_eager * op.host_units;
     }
   }
-  // Eager: every kernel is dispatched and every module called from Python.
   // Graph: the captured graph replays kernels only.
-  if (framework_ == Framework::graph) return spec_.launch_graph * op.kernels;
-  return spec_.launch_eager * op.kernels + spec_.module_call * op.modules;
+  const int kernels = kernels_of ? kernels_of(op) : op.kernels;
+  if (framework_ == Framework::graph) return spec_.launch_graph * kernels;
+  const int library_kernels = kernels - op.kernels;
+  // Eager: every kernel is dispatched, every module called, every autograd node run.
+  const double library = op.kind == OpKind::Attention ? spec_.attention_dispatch
+                         : op.kind == OpKind::Gemm    ? spec_.gemm_dispatch
+                                                      : 0.0;
+  return spec_.launch_eager * op.kernels + spec_.launch_library * library_kernels +
+         spec_.module_call * op.modules +
+         spec_.autograd_node * op.nodes + library;
 }
 
 void HostModule::release(OpId id) {
   if (waiting_ == static_cast<long>(id)) {
     waiting_ = -1;
     wake_.notify(sc_time(spec_.sync, SC_SEC));
+  }
+}
+
+void HostModule::device_op_done() {
+  --in_flight_;
+  if (queue_full_ && in_flight_ < spec_.queue_depth) {
+    queue_full_ = false;
+    wake_.notify(sc_core::SC_ZERO_TIME);
   }
 }
 
@@ -50,10 +66,16 @@ void HostModule::step() {
       r.waited = WaitReason::None;
     }
     if (op.sync && op.kind != OpKind::Host) waiting_ = static_cast<long>(id);
+    if (op.kind != OpKind::Host) ++in_flight_;
     if (on_launched) on_launched(id);
   }
   if (waiting_ >= 0) return;
   if (next_ >= boost::num_vertices(graph_)) return;
+  // A launch into a full queue blocks until the device finishes an op.
+  if (graph_[next_].kind != OpKind::Host && in_flight_ >= spec_.queue_depth) {
+    queue_full_ = true;
+    return;
+  }
   const OpId id = next_++;
   issuing_ = static_cast<long>(id);
   records_[id].issue_start = now;

@@ -24,8 +24,12 @@ class HostModule : public sc_core::sc_module {
 
   /// Called when an op has been launched (device op) or done (host op).
   std::function<void(OpId)> on_launched;
+  /// Kernels a device op launches on this device (the device's library may add some).
+  std::function<int(const Op&)> kernels_of;
   /// The device calls this when a synchronising op has finished.
   void release(OpId id);
+  /// The device calls this when any device op has finished (frees a launch-queue slot).
+  void device_op_done();
   [[nodiscard]] long events() const { return events_; }
   /// Host time one op occupies the host thread.
   [[nodiscard]] double issue_cost(const Op& op) const;
@@ -41,6 +45,8 @@ class HostModule : public sc_core::sc_module {
   size_t next_ = 0;
   long issuing_ = -1;
   long waiting_ = -1;
+  long in_flight_ = 0;     // device ops launched and not finished
+  bool queue_full_ = false;
   long events_ = 0;
 };
 

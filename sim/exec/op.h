@@ -17,7 +17,7 @@ enum class OpKind {
 };
 enum class Pass { Forward, Backward, Optimizer, Other };
 /// Host-only work whose duration comes from the host spec.
-enum class HostWork { None, BackwardStart, Bookkeeping };
+enum class HostWork { None, BackwardStart, AutogradNode, Bookkeeping };
 
 [[nodiscard]] const char* op_kind_name(OpKind k);
 [[nodiscard]] const char* pass_name(Pass p);
@@ -44,6 +44,7 @@ struct Op {
   double blocks = 0;     // parallel thread blocks (0: enough to fill the device)
   int kernels = 1;       // kernel launches the host issues for this op
   int modules = 0;       // framework module calls (nn.Module.__call__) the host makes for it
+  int nodes = 0;         // autograd nodes the engine runs for it (backward; views count too)
   HostWork host_work = HostWork::None;  // kind == Host: which host cost applies
   int host_units = 1;    // kind == Host: how many of them (e.g. Python ops of bookkeeping)
   int stream = 0;        // device stream; ops of one stream run in issue order

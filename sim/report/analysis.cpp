@@ -9,10 +9,13 @@ StepWindow last_step(const OpGraph& g, const SimResult& r) {
   int last_it = 0;
   for (size_t i = 0; i < r.records.size(); ++i) last_it = std::max(last_it, g[i].iteration);
   w.iteration = last_it;
+  w.start = -1;
   for (size_t i = 0; i < r.records.size(); ++i) {
-    if (g[i].iteration == last_it) w.end = std::max(w.end, r.records[i].end);
-    if (g[i].iteration == last_it - 1) w.start = std::max(w.start, r.records[i].end);
+    if (g[i].iteration != last_it) continue;
+    w.end = std::max(w.end, r.records[i].end);
+    if (w.start < 0 || r.records[i].issue_start < w.start) w.start = r.records[i].issue_start;
   }
+  w.start = std::max(w.start, 0.0);
   return w;
 }
 

@@ -24,7 +24,8 @@ struct StepWindow {
   [[nodiscard]] double length() const { return end - start; }
 };
 
-/// The last iteration's window: from the end of the previous iteration (or 0) to its end.
+/// The last iteration's window: from the host issuing its first op to its last op finishing
+/// (every step ends with a host sync, so this is what CUDA events around the step measure).
 [[nodiscard]] StepWindow last_step(const OpGraph& g, const SimResult& r);
 
 /// Busy fraction and critical-path share of every resource in the window, largest share first.

@@ -4,13 +4,14 @@
 
 namespace orrery {
 
-Op make_gemm(const std::string& name, double m, double n, double k, Dtype dt, double batch) {
+Op make_gemm(const std::string& name, double m, double n, double k, Dtype dt, double batch,
+             bool a_transposed) {
   Op op;
   op.name = name;
   op.category = "gemm";
   op.kind = OpKind::Gemm;
   op.dtype = dt;
-  op.gemm = {m, n, k, batch};
+  op.gemm = {m, n, k, batch, a_transposed};
   op.flops = 2.0 * m * n * k * batch;
   op.bytes = (m * k + k * n + m * n) * batch * dtype_bytes(dt);
   return op;

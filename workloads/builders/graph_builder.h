@@ -9,7 +9,7 @@ namespace orrery {
 
 /// A GEMM C[M,N] = A[M,K] B[K,N] (x batch). Bytes: A and B read once, C written once.
 [[nodiscard]] Op make_gemm(const std::string& name, double m, double n, double k, Dtype dt,
-                           double batch = 1);
+                           double batch = 1, bool a_transposed = false);
 /// An element-wise style kernel over `elems` elements.
 ///   bytes = elems * bytes_per_elem (all reads and writes), flops = elems * flops_per_elem.
 [[nodiscard]] Op make_vector(const std::string& name, const std::string& category, double elems,

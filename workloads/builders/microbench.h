@@ -12,7 +12,9 @@ namespace orrery {
 /// Each MicroOp becomes `repeat` identical ops (iteration = row index); the last one syncs.
 [[nodiscard]] OpGraph build_microbench(const WorkloadSpec& w);
 
-/// Steady-state seconds per call of each row: (end of last call - end of first) / (repeat - 1).
+/// Seconds per call of each row, as CUDA events around one call on an idle device measure it:
+/// from the host starting to issue the call to its last kernel finishing, averaged over all
+/// calls but the first (warm-up).
 [[nodiscard]] std::vector<double> microbench_times(const WorkloadSpec& w, const OpGraph& g,
                                                    const std::vector<OpRecord>& records);
 

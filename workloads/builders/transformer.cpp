@@ -87,25 +87,37 @@ Op with_modules(Op op, int modules) {
   return op;
 }
 
+/// A backward op and the autograd nodes the engine runs to produce it (its own node, the view
+/// nodes in front of it, AccumulateGrad for the parameters it updates).
+Op with_nodes(Op op, int nodes) {
+  op.nodes = nodes;
+  return op;
+}
+
 void TransformerProgram::linear(std::vector<Step>& p, const std::string& name, double T,
                                 double in, double out, bool bias, bool cast_input,
                                 bool cast_weight) const {
   const Dtype mm = n_.matmul;
   if (n_.autocast && cast_input) {
     p.push_back({make_vector(name + ".cast_in", "cast", T * in, rb_ + ab_, 1, n_.act),
-                 {make_vector(name + ".cast_in_grad", "cast", T * in, ab_ + rb_, 1, n_.act)}});
+                 {with_nodes(make_vector(name + ".cast_in_grad", "cast", T * in, ab_ + rb_, 1, n_.act), 1)}});
   }
   if (n_.autocast && cast_weight) {
     p.push_back({make_vector(name + ".cast_w", "cast", in * out, wb_ + ab_, 1, n_.act),
-                 {make_vector(name + ".cast_w_grad", "cast", in * out, ab_ + wb_, 1, n_.act)}});
+                 {with_nodes(make_vector(name + ".cast_w_grad", "cast", in * out, ab_ + wb_, 1, n_.act), 2)}});
     if (bias)
       p.push_back({make_vector(name + ".cast_b", "cast", out, wb_ + ab_, 1, n_.act),
-                   {make_vector(name + ".cast_b_grad", "cast", out, ab_ + wb_, 1, n_.act)}});
+                   {with_nodes(make_vector(name + ".cast_b_grad", "cast", out, ab_ + wb_, 1, n_.act), 2)}});
   }
   Step s{with_modules(make_gemm(name, T, out, in, mm), 1), {}};
-  s.bwd.push_back(make_gemm(name + ".dX", T, in, out, mm));
-  s.bwd.push_back(make_gemm(name + ".dW", out, in, T, mm));
-  if (bias) s.bwd.push_back(make_vector(name + ".db", "reduce", T * out, ab_, 1, n_.act));
+  // AddmmBackward with the input/output view nodes around it; without autocast the weight
+  // and bias AccumulateGrad nodes run here too.
+  const int accumulate = n_.autocast ? 0 : 1;
+  s.bwd.push_back(with_nodes(make_gemm(name + ".dX", T, in, out, mm), 3));
+  // dW = dY^T X: A is the transpose of the stored dY (row stride = out).
+  s.bwd.push_back(with_nodes(make_gemm(name + ".dW", out, in, T, mm, 1, true), accumulate));
+  if (bias)
+    s.bwd.push_back(with_nodes(make_vector(name + ".db", "reduce", T * out, ab_, 1, n_.act), accumulate));
   p.push_back(std::move(s));
 }
 
@@ -113,7 +125,8 @@ Step TransformerProgram::layernorm(const std::string& name, double T, double d) 
   // Forward reads the row twice (statistics, then normalise) and writes once.
   Step s{with_modules(make_vector(name, "layernorm", T * d, 3 * rb_, 8, n_.residual), 1), {}};
   // Backward: input gradient (reads dy, x; writes dx) and gamma/beta gradients (2 kernels).
-  s.bwd.push_back(make_vector(name + ".bwd", "layernorm_bwd", T * d, 5 * rb_, 12, n_.residual, 2));
+  s.bwd.push_back(with_nodes(
+      make_vector(name + ".bwd", "layernorm_bwd", T * d, 5 * rb_, 12, n_.residual, 2), 3));
   return s;
 }
 
@@ -123,10 +136,10 @@ void TransformerProgram::activation(std::vector<Step>& p, const std::string& nam
     // HF NewGELUActivation: 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))) as 8 eager kernels:
     // 10 element reads and 8 writes; autograd runs ~13 kernels for its backward.
     p.push_back({with_modules(make_vector(name, "gelu", elems, 18 * ab_, 12, n_.act, 8), 1),
-                 {make_vector(name + ".bwd", "gelu_bwd", elems, 39 * ab_, 20, n_.act, 13)}});
+                 {with_nodes(make_vector(name + ".bwd", "gelu_bwd", elems, 39 * ab_, 20, n_.act, 13), 8)}});
   } else {
     p.push_back({with_modules(make_vector(name, "gelu", elems, 2 * ab_, 12, n_.act), 1),
-                 {make_vector(name + ".bwd", "gelu_bwd", elems, 3 * ab_, 20, n_.act)}});
+                 {with_nodes(make_vector(name + ".bwd", "gelu_bwd", elems, 3 * ab_, 20, n_.act), 1)}});
   }
 }
 
@@ -137,21 +150,23 @@ Step TransformerProgram::residual_add(const std::string& name, double T, double 
   // Backward: the branch's gradient is cast to the act dtype; the residual's gradient is
   // accumulated with the one from the norm that also read it.
   const int casts = rb_ != ab_ ? 1 : 0;
-  s.bwd.push_back(make_vector(name + ".grad", "add", T * d,
-                              casts * (rb_ + ab_) + kernels * 3 * rb_, 1, n_.residual,
-                              casts + kernels));
+  s.bwd.push_back(with_nodes(make_vector(name + ".grad", "add", T * d,
+                                         casts * (rb_ + ab_) + kernels * 3 * rb_, 1,
+                                         n_.residual, casts + kernels),
+                             casts + kernels));
   return s;
 }
 
 Step TransformerProgram::dropout(const std::string& name, double elems) const {
   // Reads x, writes y and a one-byte mask; backward multiplies by the mask.
   return {with_modules(make_vector(name, "dropout", elems, 2 * ab_ + 1, 3, n_.act), 1),
-          {make_vector(name + ".bwd", "dropout_bwd", elems, 2 * ab_ + 1, 2, n_.act)}};
+          {with_nodes(make_vector(name + ".bwd", "dropout_bwd", elems, 2 * ab_ + 1, 2, n_.act), 1)}};
 }
 
 Step TransformerProgram::copy(const std::string& name, double elems, double bytes_per_elem) const {
+  // transpose + contiguous + view: three autograd nodes, one copy kernel.
   return {make_vector(name, "copy", elems, bytes_per_elem, 0, n_.act),
-          {make_vector(name + ".bwd", "copy", elems, bytes_per_elem, 0, n_.act)}};
+          {with_nodes(make_vector(name + ".bwd", "copy", elems, bytes_per_elem, 0, n_.act), 3)}};
 }
 
 std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_forward,
@@ -166,7 +181,7 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
     // NeoX rotary on q and k: rotate_half (cat), two muls, add, cat with the pass-through part.
     const double rot = T * d * m_.rotary_fraction * 2;
     prog.push_back({make_vector(p + ".attn.rotary", "rotary", rot, 10 * ab_, 3, n_.act, 10),
-                    {make_vector(p + ".attn.rotary.bwd", "rotary", rot, 10 * ab_, 3, n_.act, 10)}});
+                    {with_nodes(make_vector(p + ".attn.rotary.bwd", "rotary", rot, 10 * ab_, 3, n_.act, 10), 10)}});
   }
   if (decode) {
     // KV cache update. eager (HF DynamicCache): torch.cat copies the whole cache for K and V.
@@ -185,7 +200,8 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
   a.causal = !decode;
   Step attn{with_modules(make_attention(p + ".attn.sdpa", a, n_.matmul), 1), {}};
   a.backward = true;
-  attn.bwd.push_back(make_attention(p + ".attn.sdpa.bwd", a, n_.matmul));
+  // The attention node plus split, view and transpose nodes of q, k and v.
+  attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, n_.matmul), 8));
   prog.push_back(std::move(attn));
   prog.push_back(copy(p + ".attn.merge_heads", T * d, 2 * ab_));
   linear(prog, p + ".attn.proj", T, d, d, true, false, first_forward);
@@ -207,13 +223,13 @@ std::vector<Step> TransformerProgram::embedding(const Dims& x) const {
   // Gather rows of the token table; backward zero-fills the table's gradient and index-adds
   // (embedding_dense_backward: about 4 kernels).
   p.push_back({with_modules(make_vector("wte", "embedding", T * d, 2 * rb_, 0, n_.residual), 1),
-               {make_vector("wte.bwd", "embedding_bwd", x.V * d + 3 * T * d, wb_, 1,
-                            n_.residual, 4)}});
+               {with_nodes(make_vector("wte.bwd", "embedding_bwd", x.V * d + 3 * T * d, wb_, 1,
+                                       n_.residual, 4), 2)}});
   if (m_.learned_positions) {
     const double P = static_cast<double>(m_.max_positions);
     p.push_back({with_modules(make_vector("wpe", "embedding", T * d, 2 * rb_, 0, n_.residual), 1),
-                 {make_vector("wpe.bwd", "embedding_bwd", P * d + 3 * T * d, wb_, 1,
-                              n_.residual, 4)}});
+                 {with_nodes(make_vector("wpe.bwd", "embedding_bwd", P * d + 3 * T * d, wb_, 1,
+                                         n_.residual, 4), 2)}});
     p.push_back({make_vector("embed.add", "add", T * d, 3 * rb_, 1, n_.residual), {}});
   }
   if (training() && w_.dropout && m_.dropout > 0) {
@@ -231,14 +247,14 @@ std::vector<Step> TransformerProgram::head(const Dims& x, bool loss, bool first_
   linear(p, "lm_head", rows, x.d, x.V, false, true, first_forward);
   // logits.float() (HF upcasts before the loss / sampling).
   p.push_back({make_vector("logits.float", "cast", rows * x.V, ab_ + 4, 1, Dtype::fp32),
-               {make_vector("logits.float.bwd", "cast", rows * x.V, 4 + ab_, 1, n_.act)}});
+               {with_nodes(make_vector("logits.float.bwd", "cast", rows * x.V, 4 + ab_, 1, n_.act), 1)}});
   if (loss) {
     // cross_entropy = log_softmax (two passes over the row, one write) + nll_loss.
     p.push_back({make_vector("loss.log_softmax", "softmax", rows * x.V, 12, 5, Dtype::fp32),
-                 {make_vector("loss.log_softmax.bwd", "softmax_bwd", rows * x.V, 12, 3,
-                              Dtype::fp32)}});
+                 {with_nodes(make_vector("loss.log_softmax.bwd", "softmax_bwd", rows * x.V, 12, 3,
+                                         Dtype::fp32), 1)}});
     p.push_back({make_vector("loss.nll", "loss", rows, 8, 2, Dtype::fp32, 4),
-                 {make_vector("loss.nll.bwd", "loss", rows * x.V, 4, 1, Dtype::fp32, 2)}});
+                 {with_nodes(make_vector("loss.nll.bwd", "loss", rows * x.V, 4, 1, Dtype::fp32, 2), 3)}});
     if (m_.tied_embeddings) {
       // The tied table gets gradients from the LM head and the embedding: one accumulation.
       p.front().bwd.push_back(
@@ -319,10 +335,11 @@ void TransformerProgram::block_step(int it) {
   const auto blk = layer(0, x, true, 0, false);
   emit_forward(blk, 0);
   if (w_.backward) {
-    // y.float().sum(): one reduction; its backward is an expand (no kernel).
+    // y.float().sum(): one reduction; its backward is an expand (a node, no kernel).
     g_.add(make_vector("sum", "reduce", x.T * x.d, rb_, 1, n_.residual));
     g_.set_pass(Pass::Backward);
     g_.add(make_host("autograd.start", HostWork::BackwardStart));
+    g_.add(make_host("sum.bwd", HostWork::AutogradNode));
     emit_backward(blk, 0);
     g_.set_pass(Pass::Forward);
   }
