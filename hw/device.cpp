@@ -15,7 +15,8 @@ const ParamTable& device_params() {
           {"name", ParamType::String, Dim::Dimensionless, "", "device name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what this device is, with sources"},
           {"execution", ParamType::Enum, Dim::Dimensionless, "kernel_by_kernel", "execution style", {"kernel_by_kernel"}},
-          {"kernel_overhead", ParamType::Quantity, Dim::Time, "2 us", "device time per kernel (block scheduling, ramp-up, tail)", {}, false, 0, true},
+          {"kernel_overhead", ParamType::Quantity, Dim::Time, "1 us", "device time per kernel run back to back (block scheduling, ramp-up, tail)", {}, false, 0, true},
+          {"launch_latency", ParamType::Quantity, Dim::Time, "0 s", "extra delay from launch to start when the device sits idle waiting for the launch", {}, false, 0, true},
           {"unit_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "memory bandwidth one compute unit can draw; a kernel with few blocks cannot saturate HBM"},
           {"engines", ParamType::Section, Dim::Dimensionless, "", "mapping name -> engine (type matrix | vector)"},
           {"memory", ParamType::Section, Dim::Dimensionless, "", "mapping name -> memory level (type hbm | dram | cache)"},
@@ -57,6 +58,7 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
   d.name = s.string("name");
   d.description = s.string("description");
   d.kernel_overhead = s.quantity("kernel_overhead");
+  d.launch_latency = s.quantity("launch_latency");
   d.unit_bandwidth = s.quantity("unit_bandwidth");
   read_components(s, "engines", ComponentSlot::Engine, d);
   read_components(s, "memory", ComponentSlot::Memory, d);

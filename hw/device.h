@@ -25,7 +25,8 @@ struct DeviceSpec {
   std::vector<VectorEngineSpec> vector;
   std::vector<MemoryLevelSpec> memory;  // caches first (fastest first), then the backing level
   HostSpec host;
-  double kernel_overhead = 0;   // device time per kernel: launch on the device, ramp-up, tail
+  double kernel_overhead = 0;   // device time per kernel run back to back: block scheduling, ramp-up, tail
+  double launch_latency = 0;    // extra delay when a kernel starts on a device idle waiting for its launch
   double unit_bandwidth = 0;    // bytes/s one compute unit can draw (limits kernels with few blocks)
 
   [[nodiscard]] const MatrixEngineSpec& matrix_engine() const { return matrix.front(); }

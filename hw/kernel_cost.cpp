@@ -15,10 +15,11 @@ double KernelCost::duration(double bandwidth) const {
 
 namespace {
 
-/// The level that serves an op: the smallest on-chip cache its whole footprint fits in
-/// (the operands were just produced or are re-read in a loop), else the backing memory.
-int serving_level(const DeviceSpec& dev, double footprint) {
-  for (size_t i = 0; i < dev.memory.size(); ++i) {
+/// The level that serves an op: the smallest on-chip cache its whole footprint fits in, when
+/// its operands are hot (just produced by the previous op, or re-read in a loop); an op that
+/// streams cold operands (weights, KV cache) reads the backing memory.
+int serving_level(const DeviceSpec& dev, double footprint, bool cold) {
+  for (size_t i = 0; i < dev.memory.size() && !cold; ++i) {
     if (dev.memory[i].is_cache() && footprint <= dev.memory[i].capacity) return static_cast<int>(i);
   }
   const MemoryLevelSpec& back = dev.backing_memory();
@@ -59,7 +60,7 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
   if (op.kind == OpKind::Host) throw std::logic_error("host op has no kernel cost: " + op.name);
   KernelCost c;
   c.bytes = op.bytes;
-  c.level = serving_level(dev, op.bytes);
+  c.level = serving_level(dev, op.bytes, op.cold);
   c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm)
                                       : op.kernels;
   c.overhead_s = c.kernels * dev.kernel_overhead;

@@ -95,7 +95,7 @@ void KernelDeviceModule::start_ready(double now) {
         after = prev->second;
       }
       if (!deps_done(id, latest, why, after)) break;
-      const KernelCost cost = kernel_cost(spec_, op);
+      KernelCost cost = kernel_cost(spec_, op);
       const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
       if (engine_busy_[engine]) break;
       if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;
@@ -104,6 +104,9 @@ void KernelDeviceModule::start_ready(double now) {
       r.start = now;
       r.waited = why;
       r.after = after;
+      // A kernel that finds the device idle, waiting for its launch, also pays the launch's
+      // latency through the driver and the device's front end.
+      if (why == WaitReason::Host) cost.overhead_s += spec_.launch_latency;
       if (after < 0 && prev != stream_last_op_.end()) r.after = prev->second;  // device order
       r.compute_s = cost.compute_s;
       r.level = cost.level;

@@ -3,9 +3,13 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <systemc>  // declares sc_main with C linkage
+
 #include <cstdlib>
 
-int sc_main(int argc, char* argv[]) {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  return Catch::Session().run(argc, argv);
-}
+int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+
+namespace {
+// SystemC prints its banner before sc_main unless this is set first.
+const int quiet_banner = [] { return setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0); }();
+}  // namespace

@@ -27,7 +27,7 @@ PARAMS = {
     "autograd_node": "system.device.host.autograd_node",
     "attention_dispatch": "system.device.host.attention_dispatch",
     "gemm_dispatch": "system.device.host.gemm_dispatch",
-    "kernel_overhead": "system.device.kernel_overhead",
+    "launch_latency": "system.device.launch_latency",
     "unit_bandwidth": "system.device.unit_bandwidth",
     "max_efficiency": "system.device.engines.tensor.max_efficiency",
     "attention_efficiency": "system.device.engines.tensor.attention_efficiency",
@@ -39,7 +39,7 @@ PARAMS = {
     "queue_depth": "system.device.host.queue_depth",
 
 }
-UNITS = {"launch_library": "us", "gemm_dispatch": "us", "autograd_node": "us", "attention_dispatch": "us", "launch_eager": "us", "module_call": "us", "backward_start": "us",
+UNITS = {"launch_latency": "us", "launch_library": "us", "gemm_dispatch": "us", "autograd_node": "us", "attention_dispatch": "us", "launch_eager": "us", "module_call": "us", "backward_start": "us",
          "kernel_overhead": "us", "unit_bandwidth": "GB/s"}
 
 
@@ -117,7 +117,7 @@ def main():
         start = {"queue_depth": 2, "launch_library": 9.24, "split_k_max_m": 8,
                  "gemm_dispatch": 1.83, "autograd_node": 23, "attention_dispatch": 27.3,
                  "launch_eager": 18.05, "module_call": 16, "backward_start": 57.75,
-                 "kernel_overhead": 2.52, "unit_bandwidth": 397, "max_efficiency": 0.8,
+                 "launch_latency": 1.52, "unit_bandwidth": 397, "max_efficiency": 0.8,
                  "attention_efficiency": 0.546, "unaligned_efficiency": 0.1615,
                  "attention_score_cost": 39.6, "hbm_efficiency": 0.97}
         start.update(cur)

@@ -34,7 +34,7 @@ const ParamTable& workload_params() {
           {"framework", ParamType::Enum, Dim::Dimensionless, "eager", "eager: one host dispatch per kernel; graph: captured graph replay", {"eager", "graph"}},
           {"backward", ParamType::Bool, Dim::Dimensionless, "false", "block: forward + backward"},
           {"dropout", ParamType::Bool, Dim::Dimensionless, "true", "train: apply the model's dropout (as model.train() does)"},
-          {"iterations", ParamType::Integer, Dim::Dimensionless, "2", "steps simulated back to back; the report gives the last (steady state)"},
+          {"iterations", ParamType::Integer, Dim::Dimensionless, "1", "steps simulated back to back (each ends in a host sync); the report gives the last"},
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};

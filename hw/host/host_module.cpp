@@ -72,7 +72,9 @@ void HostModule::step() {
   if (waiting_ >= 0) return;
   if (next_ >= boost::num_vertices(graph_)) return;
   // A launch into a full queue blocks until the device finishes an op.
-  if (graph_[next_].kind != OpKind::Host && in_flight_ >= spec_.queue_depth) {
+  // A replayed graph is submitted whole, so only eager launches see the queue limit.
+  if (framework_ == Framework::eager && graph_[next_].kind != OpKind::Host &&
+      in_flight_ >= spec_.queue_depth) {
     queue_full_ = true;
     return;
   }

@@ -60,7 +60,7 @@ Section::Section(const YAML::Node& node, std::string path, const ParamTable& tab
     const std::string key = it->first.as<std::string>();
     if (!known.count(key))
       throw ConfigError(config_error_text(
-          it->first, path_ + "." + key,
+          where(it->first) == "<input>" ? it->second : it->first, path_ + "." + key,
           fmt::format("unknown key '{}' for {}; valid keys: {}", key, table_.name,
                       join_names(table_))));
   }

@@ -17,6 +17,8 @@ void tag_tree(YAML::Node node, const std::string& origin) {
   node.SetTag(origin);
   if (node.IsMap()) {
     for (auto it = node.begin(); it != node.end(); ++it) {
+      YAML::Node key = it->first;
+      key.SetTag(origin);
       YAML::Node value = it->second;
       tag_tree(value, origin);
     }
@@ -54,9 +56,20 @@ YAML::Node load_yaml_text(const std::string& text, const std::string& origin) {
 
 std::string where(const YAML::Node& node) {
   std::string origin = node.Tag();
-  if (origin.empty() || origin == "?" || origin == "!") origin = "<input>";
+  const bool tagged = !(origin.empty() || origin == "?" || origin == "!");
   const YAML::Mark mark = node.Mark();
-  if (mark.line < 0 || origin.rfind("--set", 0) == 0) return origin;
+  if ((!tagged || mark.line < 0) && (node.IsMap() || node.IsSequence())) {
+    // A mapping built by merging a preset with overrides has no position of its own:
+    // cite its first entry that has one.
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node child = node.IsMap() ? it->second : *it;
+      const std::string w = where(child);
+      if (w != "<input>") return w;
+    }
+  }
+  if (!tagged) return "<input>";
+  // Command-line origins (--set, --system, --workload) have no useful line.
+  if (mark.line < 0 || origin.rfind("--", 0) == 0) return origin;
   return fmt::format("{}:{}", origin, mark.line + 1);
 }
 
@@ -99,16 +112,14 @@ YAML::Node load_preset(PresetKind kind, const std::string& name, const YAML::Nod
 }
 
 YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& over) {
-  if (!base.IsDefined() || base.IsNull()) return YAML::Clone(over);
-  if (!(base.IsMap() && over.IsMap())) return YAML::Clone(over);
-  YAML::Node out = YAML::Clone(base);
+  // Children are shared, not cloned, so every leaf keeps its file and line for errors.
+  if (!base.IsDefined() || base.IsNull()) return over;
+  if (!(base.IsMap() && over.IsMap())) return over;
+  YAML::Node out(YAML::NodeType::Map);
+  for (auto it = base.begin(); it != base.end(); ++it) out[it->first.as<std::string>()] = it->second;
   for (auto it = over.begin(); it != over.end(); ++it) {
     const std::string key = it->first.as<std::string>();
-    if (out[key]) {
-      out[key] = deep_merge(out[key], it->second);
-    } else {
-      out[key] = YAML::Clone(it->second);
-    }
+    out[key] = out[key] ? deep_merge(out[key], it->second) : it->second;
   }
   return out;
 }
@@ -120,8 +131,9 @@ YAML::Node resolve_preset(PresetKind kind, const YAML::Node& node, const std::st
   if (!name.IsScalar())
     throw ConfigError(fmt::format("{}: at '{}.preset': expected a preset name", where(name), path));
   YAML::Node base = load_preset(kind, name.as<std::string>(), name, path + ".preset");
-  YAML::Node over = YAML::Clone(node);
-  over.remove("preset");
+  YAML::Node over(YAML::NodeType::Map);
+  for (auto it = node.begin(); it != node.end(); ++it)
+    if (it->first.as<std::string>() != "preset") over[it->first.as<std::string>()] = it->second;
   return deep_merge(base, over);
 }
 
@@ -164,6 +176,12 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
     if (!child.IsDefined() || child.IsNull()) {
       node[keys[i]] = YAML::Node(YAML::NodeType::Map);
       node[keys[i]].SetTag("--set " + original);
+    } else if (child.IsScalar()) {
+      // A preset given by name (`model: gpt2-xl`) becomes {preset: gpt2-xl} so that keys can
+      // be overridden inside it.
+      YAML::Node preset(YAML::NodeType::Map);
+      preset["preset"] = child;
+      node[keys[i]] = preset;
     } else if (!child.IsMap()) {
       throw ConfigError(fmt::format("--set {}: '{}' is not a mapping, cannot set keys inside it",
                                     original, keys[i]));

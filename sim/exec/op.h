@@ -49,6 +49,8 @@ struct Op {
   int host_units = 1;    // kind == Host: how many of them (e.g. Python ops of bookkeeping)
   int stream = 0;        // device stream; ops of one stream run in issue order
   bool sync = false;     // the host waits for this op to finish before issuing more
+  bool cold = false;     // reads operands not touched recently (weights, KV cache): never
+                         // served by an on-chip cache, whatever its size
   int iteration = 0;     // repeated steps (micro-benchmark loops, decode tokens)
 };
 

@@ -94,6 +94,12 @@ Op with_nodes(Op op, int nodes) {
   return op;
 }
 
+/// Marks an op that streams weights or the KV cache from device memory.
+Op cold(Op op) {
+  op.cold = true;
+  return op;
+}
+
 void TransformerProgram::linear(std::vector<Step>& p, const std::string& name, double T,
                                 double in, double out, bool bias, bool cast_input,
                                 bool cast_weight) const {
@@ -103,17 +109,17 @@ void TransformerProgram::linear(std::vector<Step>& p, const std::string& name, d
                  {with_nodes(make_vector(name + ".cast_in_grad", "cast", T * in, ab_ + rb_, 1, n_.act), 1)}});
   }
   if (n_.autocast && cast_weight) {
-    p.push_back({make_vector(name + ".cast_w", "cast", in * out, wb_ + ab_, 1, n_.act),
+    p.push_back({cold(make_vector(name + ".cast_w", "cast", in * out, wb_ + ab_, 1, n_.act)),
                  {with_nodes(make_vector(name + ".cast_w_grad", "cast", in * out, ab_ + wb_, 1, n_.act), 2)}});
     if (bias)
-      p.push_back({make_vector(name + ".cast_b", "cast", out, wb_ + ab_, 1, n_.act),
+      p.push_back({cold(make_vector(name + ".cast_b", "cast", out, wb_ + ab_, 1, n_.act)),
                    {with_nodes(make_vector(name + ".cast_b_grad", "cast", out, ab_ + wb_, 1, n_.act), 2)}});
   }
-  Step s{with_modules(make_gemm(name, T, out, in, mm), 1), {}};
+  Step s{with_modules(cold(make_gemm(name, T, out, in, mm)), 1), {}};
   // AddmmBackward with the input/output view nodes around it; without autocast the weight
   // and bias AccumulateGrad nodes run here too.
   const int accumulate = n_.autocast ? 0 : 1;
-  s.bwd.push_back(with_nodes(make_gemm(name + ".dX", T, in, out, mm), 3));
+  s.bwd.push_back(with_nodes(cold(make_gemm(name + ".dX", T, in, out, mm)), 3));
   // dW = dY^T X: A is the transpose of the stored dY (row stride = out).
   s.bwd.push_back(with_nodes(make_gemm(name + ".dW", out, in, T, mm, 1, true), accumulate));
   if (bias)
@@ -188,7 +194,7 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
     // graph (static cache): writes only the new token in place.
     const double per = x.B * d * ab_;
     const double bytes = w_.framework == Framework::eager ? per * (kv_len - 1 + kv_len) : 2 * per;
-    Op kv = make_vector(p + ".attn.kv_update", "kv_cache", 2, bytes, 0, n_.act, 2);
+    Op kv = cold(make_vector(p + ".attn.kv_update", "kv_cache", 2, bytes, 0, n_.act, 2));
     prog.push_back({kv, {}});
   }
   AttentionShape a;
@@ -199,6 +205,7 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
   a.kv_len = decode ? kv_len : x.S;
   a.causal = !decode;
   Step attn{with_modules(make_attention(p + ".attn.sdpa", a, n_.matmul), 1), {}};
+  attn.fwd.cold = decode;  // decode streams the whole KV cache
   a.backward = true;
   // The attention node plus split, view and transpose nodes of q, k and v.
   attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, n_.matmul), 8));
@@ -222,7 +229,7 @@ std::vector<Step> TransformerProgram::embedding(const Dims& x) const {
   const double T = x.T, d = x.d;
   // Gather rows of the token table; backward zero-fills the table's gradient and index-adds
   // (embedding_dense_backward: about 4 kernels).
-  p.push_back({with_modules(make_vector("wte", "embedding", T * d, 2 * rb_, 0, n_.residual), 1),
+  p.push_back({with_modules(cold(make_vector("wte", "embedding", T * d, 2 * rb_, 0, n_.residual)), 1),
                {with_nodes(make_vector("wte.bwd", "embedding_bwd", x.V * d + 3 * T * d, wb_, 1,
                                        n_.residual, 4), 2)}});
   if (m_.learned_positions) {
@@ -273,12 +280,12 @@ std::vector<Step> TransformerProgram::optimizer_ops() const {
                                                  std::ceil(params / (320.0 * 65536.0))));
   if (w_.optimizer == Optimizer::adamw) {
     // Fused AdamW: reads param, grad, exp_avg, exp_avg_sq (fp32); writes param and both moments.
-    p.push_back({make_vector("optimizer.adamw", "optimizer", params, 3 * wb_ + 16, 12,
-                             Dtype::fp32, launches), {}});
+    p.push_back({cold(make_vector("optimizer.adamw", "optimizer", params, 3 * wb_ + 16, 12,
+                             Dtype::fp32, launches)), {}});
   } else if (w_.optimizer == Optimizer::sgd) {
     // SGD with momentum: reads param, grad, momentum; writes param and momentum.
-    p.push_back({make_vector("optimizer.sgd", "optimizer", params, 3 * wb_ + 8, 4, Dtype::fp32,
-                             launches), {}});
+    p.push_back({cold(make_vector("optimizer.sgd", "optimizer", params, 3 * wb_ + 8, 4, Dtype::fp32,
+                                  launches)), {}});
   }
   return p;
 }

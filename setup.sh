@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One-step set-up for a fresh Debian machine: installs missing packages, builds, then runs
+#   ./setup.sh demo       the main demo (GPT-2 XL training on an H100)
+#   ./setup.sh test       the test suite (Release build)
+#   ./setup.sh sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./setup.sh bench      the simulator's speed benchmark
+set -euo pipefail
+cd "$(dirname "$0")"
+mode=${1:-demo}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+packages=(cmake g++ make pkg-config libsystemc-dev libboost-graph-dev libyaml-cpp-dev libfmt-dev
+          catch2 libcli11-dev nlohmann-json3-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build() {  # build <dir> <cmake args...>
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+case "$mode" in
+  demo)
+    build build -DCMAKE_BUILD_TYPE=Release
+    ./build/orrery run --system h100-sxm --workload examples/gpt2-xl-training/train.yaml \
+      --report build/demo-report.json --trace build/demo-trace.json
+    echo "report: build/demo-report.json   trace (open in ui.perfetto.dev): build/demo-trace.json"
+    ;;
+  test)
+    build build -DCMAKE_BUILD_TYPE=Release
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    ;;
+  sanitize)
+    build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORRERY_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  bench)
+    build build -DCMAKE_BUILD_TYPE=Release
+    ./build/orrery bench
+    ;;
+  *)
+    echo "usage: $0 demo|test|sanitize|bench" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,43 @@
+// Every example under examples/ runs, and shows what its README says it shows.
+#include <catch2/catch.hpp>
+
+#include "tests/support/run_cli.h"
+
+using namespace orrery::test;
+
+TEST_CASE("example_gpt2_xl_training_h200_beats_h100_beats_a100", "[examples]") {
+  const std::string w = "--workload examples/gpt2-xl-training/train.yaml";
+  const double a100 = run_report("--system a100-sxm-80gb " + w)["summary"]["step_time_s"];
+  const double h100 = run_report("--system h100-sxm " + w)["summary"]["step_time_s"];
+  const double h200 = run_report("--system h200-sxm " + w)["summary"]["step_time_s"];
+  CHECK(h200 < h100);
+  CHECK(h100 < a100);
+  CHECK(a100 / h100 > 1.5);
+}
+
+TEST_CASE("example_decode_is_memory_bound_at_batch_1_and_less_so_at_64", "[examples]") {
+  const std::string base = "--system h100-sxm --workload examples/decode-memory-bound/decode.yaml";
+  const nlohmann::json b1 = run_report(base);
+  const nlohmann::json b64 = run_report(base + " --set workload.batch=64");
+  auto share = [](const nlohmann::json& r, const std::string& res) {
+    for (const auto& b : r["bottlenecks"])
+      if (b["resource"] == res) return b["critical_path_share"].get<double>();
+    return 0.0;
+  };
+  CHECK(share(b1, "hbm") > 0.5);
+  CHECK(share(b1, "hbm") > share(b1, "tensor"));
+  // 64 sequences share each weight read: 64x the tokens for far less than 64x the time.
+  const double t1 = b1["summary"]["tpot_s"], t64 = b64["summary"]["tpot_s"];
+  CHECK(t64 < 4 * t1);
+  CHECK(b64["summary"]["mfu"].get<double>() > 10 * b1["summary"]["mfu"].get<double>());
+}
+
+TEST_CASE("example_genslm_long_sequences_cost_more_than_linearly", "[examples]") {
+  const std::string base = "--system h100-sxm --workload examples/genslm-sequence-length/train.yaml";
+  const nlohmann::json s2k = run_report(base);
+  const nlohmann::json s10k = run_report(base + " --set workload.seq_len=10240 --set workload.model.max_positions=10240");
+  const double per_token_2k = s2k["summary"]["step_time_s"].get<double>() / 2048;
+  const double per_token_10k = s10k["summary"]["step_time_s"].get<double>() / 10240;
+  CHECK(per_token_10k > per_token_2k);
+  CHECK(s10k["summary"]["peak_memory_bytes"].get<double>() > s2k["summary"]["peak_memory_bytes"].get<double>());
+}

@@ -1,0 +1,108 @@
+#include "hw/kernel_cost.h"
+
+#include <catch2/catch.hpp>
+
+#include "sim/config/yaml_doc.h"
+#include "workloads/builders/graph_builder.h"
+
+using namespace orrery;
+
+namespace {
+
+DeviceSpec h100() {
+  const YAML::Node ctx = load_yaml_text("{}", "test");
+  return read_device(load_preset(PresetKind::Device, "h100-sxm", ctx, "device"), "device");
+}
+
+double hbm_time(const DeviceSpec& d, const KernelCost& c) {
+  return c.bytes / d.memory[static_cast<size_t>(c.level)].sustained();
+}
+
+}  // namespace
+
+TEST_CASE("matmul_is_memory_bound_below_ridge_point", "[cost]") {
+  const DeviceSpec d = h100();
+  // M = 1: a matrix-vector product reads the whole 4096 x 14336 weight for 2 FLOPs per element.
+  const KernelCost gemv = kernel_cost(d, make_gemm("gemv", 1, 14336, 4096, Dtype::bf16));
+  CHECK(hbm_time(d, gemv) > gemv.compute_s);
+  // Large square GEMM: far above the ridge point.
+  const KernelCost big = kernel_cost(d, make_gemm("big", 8192, 8192, 8192, Dtype::bf16));
+  CHECK(big.compute_s > 10 * hbm_time(d, big));
+}
+
+TEST_CASE("large_gemm_reaches_max_efficiency_of_peak", "[cost]") {
+  const DeviceSpec d = h100();
+  const Op op = make_gemm("big", 8192, 8192, 8192, Dtype::bf16);
+  const double t = kernel_cost(d, op).compute_s;
+  const double achieved = op.flops / t;
+  CHECK(achieved == Approx(989e12 * d.matrix_engine().max_efficiency).epsilon(0.02));
+}
+
+TEST_CASE("unaligned_row_stride_takes_the_slow_path", "[cost]") {
+  const DeviceSpec d = h100();
+  const double aligned = kernel_cost(d, make_gemm("a", 4096, 50264, 1600, Dtype::bf16)).compute_s;
+  const double unaligned = kernel_cost(d, make_gemm("u", 4096, 50257, 1600, Dtype::bf16)).compute_s;
+  CHECK(unaligned > 4 * aligned);
+  // M is not a row stride: an odd M alone stays on the fast path.
+  const double odd_m = kernel_cost(d, make_gemm("m", 4095, 50264, 1600, Dtype::bf16)).compute_s;
+  CHECK(odd_m == Approx(aligned).epsilon(0.01));
+  // ...unless A is read transposed (a weight gradient dW = dY^T X), where M is A's stride.
+  const double dw = kernel_cost(d, make_gemm("dw", 50257, 1600, 4096, Dtype::bf16, 1, true)).compute_s;
+  CHECK(dw > 4 * aligned);
+}
+
+TEST_CASE("wave_scheduler_quantises_and_stream_k_does_not", "[cost]") {
+  DeviceSpec d = h100();
+  d.matrix.front().tiles = {{128, 128}};
+  // 132 tiles fill one wave on 132 units; 133 tiles need a second wave.
+  const Op fits = make_gemm("fits", 128 * 12, 128 * 11, 4096, Dtype::bf16);
+  const Op spills = make_gemm("spills", 128 * 19, 128 * 7, 4096, Dtype::bf16);  // 133 tiles
+  d.matrix.front().stream_k = false;
+  const double w_fit = kernel_cost(d, fits).compute_s, w_spill = kernel_cost(d, spills).compute_s;
+  CHECK(w_spill == Approx(2 * w_fit).epsilon(0.01));
+  d.matrix.front().stream_k = true;
+  const double s_fit = kernel_cost(d, fits).compute_s, s_spill = kernel_cost(d, spills).compute_s;
+  CHECK(s_spill == Approx(s_fit * 133.0 / 132.0).epsilon(0.01));
+}
+
+TEST_CASE("small_operands_are_served_by_the_cache_large_by_hbm", "[cost]") {
+  const DeviceSpec d = h100();
+  const KernelCost small = kernel_cost(d, make_vector("s", "add", 1 << 20, 4, 1, Dtype::bf16));
+  const KernelCost large = kernel_cost(d, make_vector("l", "add", 1 << 28, 4, 1, Dtype::bf16));
+  CHECK(d.memory[static_cast<size_t>(small.level)].is_cache());
+  CHECK(&d.memory[static_cast<size_t>(large.level)] == &d.backing_memory());
+}
+
+TEST_CASE("elementwise_time_is_bytes_over_sustained_bandwidth", "[cost]") {
+  const DeviceSpec d = h100();
+  const Op op = make_vector("add", "add", 1 << 28, 4, 1, Dtype::bf16);
+  const double t = isolated_kernel_time(d, op);
+  CHECK(t == Approx(d.kernel_overhead + op.bytes / d.backing_memory().sustained()));
+}
+
+TEST_CASE("decode_attention_with_few_blocks_cannot_saturate_hbm", "[cost]") {
+  const DeviceSpec d = h100();
+  AttentionShape a;
+  a.batch = 1;
+  a.heads = 8;
+  a.q_len = 1;
+  a.kv_len = 32768;
+  a.head_dim = 128;
+  a.causal = false;
+  const KernelCost c = kernel_cost(d, make_attention("decode", a, Dtype::bf16));
+  CHECK(c.bandwidth_cap == Approx(8 * d.unit_bandwidth));
+  CHECK(c.bandwidth_cap < d.backing_memory().sustained());
+}
+
+TEST_CASE("attention_backward_costs_two_and_a_half_forwards", "[cost]") {
+  const DeviceSpec d = h100();
+  AttentionShape a;
+  a.batch = 4;
+  a.heads = 32;
+  a.q_len = a.kv_len = 8192;
+  a.head_dim = 128;
+  const double fwd = kernel_cost(d, make_attention("f", a, Dtype::bf16)).compute_s;
+  a.backward = true;
+  const double bwd = kernel_cost(d, make_attention("b", a, Dtype::bf16)).compute_s;
+  CHECK(bwd == Approx(2.5 * fwd));
+}

@@ -1,0 +1,35 @@
+// Golden error messages for bad input: each case in tests/golden/errors/cases.txt must exit
+// with code 2 and print exactly the message in <case>.txt (file:line, YAML path, bad value,
+// what is valid). Regenerate with tools/update_golden_errors.sh and review the diff.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/run_cli.h"
+
+using namespace orrery::test;
+
+TEST_CASE("bad_input_gets_the_golden_error_message_and_exit_code_2", "[config][golden]") {
+  std::ifstream cases(source_path("tests/golden/errors/cases.txt"));
+  REQUIRE(cases);
+  std::string line;
+  int checked = 0;
+  while (std::getline(cases, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto bar = line.find('|');
+    std::string name = line.substr(0, bar);
+    name.erase(name.find_last_not_of(' ') + 1);
+    const std::string args = line.substr(bar + 1);
+    std::ifstream golden(source_path("tests/golden/errors/" + name + ".txt"));
+    std::stringstream expected;
+    expected << golden.rdbuf();
+    const CliResult r = run_orrery(args);
+    INFO("case " << name << ": orrery" << args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == expected.str());
+    CHECK(r.out.empty());
+    ++checked;
+  }
+  CHECK(checked >= 10);
+}

@@ -1,0 +1,58 @@
+#include "tests/support/run_cli.h"
+
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace orrery::test {
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string temp_name(const char* what) {
+  static std::atomic<int> counter{0};
+  return "/tmp/orrery-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + what;
+}
+
+}  // namespace
+
+std::string source_path(const std::string& relative) {
+  return std::string(ORRERY_SOURCE_DIR) + "/" + relative;
+}
+
+CliResult run_orrery(const std::string& args) {
+  const std::string out = temp_name(".out"), err = temp_name(".err");
+  const std::string cmd = "cd '" + std::string(ORRERY_SOURCE_DIR) + "' && '" + ORRERY_BINARY +
+                          "' " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return r;
+}
+
+nlohmann::json run_report(const std::string& args) {
+  const std::string report = temp_name(".json");
+  const CliResult r = run_orrery("run " + args + " --quiet --report " + report);
+  INFO("orrery run " << args << "\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(slurp(report));
+  std::remove(report.c_str());
+  return j;
+}
+
+}  // namespace orrery::test

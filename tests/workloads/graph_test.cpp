@@ -1,0 +1,72 @@
+#include <catch2/catch.hpp>
+
+#include "sim/config/yaml_doc.h"
+#include "workloads/builders/transformer.h"
+
+using namespace orrery;
+
+namespace {
+
+WorkloadSpec workload(const std::string& yaml) {
+  return read_workload(load_yaml_text(yaml, "test.yaml"), "workload");
+}
+
+double gemm_flops(const OpGraph& g, Pass pass) {
+  double f = 0;
+  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+    if (g[i].kind == OpKind::Gemm && g[i].pass == pass && g[i].iteration == 0) f += g[i].flops;
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("forward_gemm_flops_are_two_per_weight_per_token", "[graph]") {
+  const WorkloadSpec w = workload("{model: gpt2-xl, phase: train, batch: 2, seq_len: 1024, iterations: 1}");
+  const OpGraph g = build_graph(w);
+  const double d = 1600, f = 6400, V = 50257, T = 2048;
+  const double matmul_weights = 48 * (4 * d * d + 2 * d * f) + V * d;
+  CHECK(gemm_flops(g, Pass::Forward) == Approx(2 * matmul_weights * T));
+  // Backward computes dX and dW: twice the forward.
+  CHECK(gemm_flops(g, Pass::Backward) == Approx(4 * matmul_weights * T));
+}
+
+TEST_CASE("autocast_adds_weight_casts_that_pure_bf16_does_not", "[graph]") {
+  auto casts = [](const OpGraph& g) {
+    int n = 0;
+    for (size_t i = 0; i < boost::num_vertices(g); ++i) n += g[i].category == "cast";
+    return n;
+  };
+  const OpGraph mixed = build_graph(workload("{model: gpt2, phase: prefill}"));
+  const OpGraph pure = build_graph(workload("{model: gpt2, phase: prefill, weights: bf16}"));
+  CHECK(casts(mixed) > 12 * 4);
+  CHECK(casts(pure) == 1);  // only logits.float()
+}
+
+TEST_CASE("decode_reads_a_growing_kv_cache", "[graph]") {
+  const OpGraph g = build_graph(workload("{model: gpt2, phase: decode, seq_len: 100, decode_tokens: 3}"));
+  std::vector<double> kv;
+  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+    if (g[i].kind == OpKind::Attention && g[i].layer == 0) kv.push_back(g[i].attn.kv_len);
+  REQUIRE(kv.size() == 3);
+  CHECK(kv[0] == 101);
+  CHECK(kv[2] == 103);
+}
+
+TEST_CASE("every_step_ends_in_a_host_sync", "[graph]") {
+  const OpGraph g = build_graph(workload("{model: gpt2, phase: train, iterations: 2}"));
+  int syncs = 0;
+  for (size_t i = 0; i < boost::num_vertices(g); ++i) syncs += g[i].sync;
+  CHECK(syncs == 2);
+  CHECK(g[boost::num_vertices(g) - 1].sync);
+}
+
+TEST_CASE("neox_blocks_have_rotary_and_parallel_residual", "[graph]") {
+  const OpGraph g = build_graph(workload("{model: genslm-25m, phase: prefill, seq_len: 2048}"));
+  int rotary = 0, add_1 = 0;
+  for (size_t i = 0; i < boost::num_vertices(g); ++i) {
+    rotary += g[i].category == "rotary";
+    add_1 += g[i].name.find(".add_1") != std::string::npos;
+  }
+  CHECK(rotary == 8);
+  CHECK(add_1 == 0);
+}
