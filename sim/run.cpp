@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "sim/config/errors.h"
@@ -97,11 +98,42 @@ LoadedRun load_run(const RunRequest& request) {
   return run;
 }
 
+namespace {
+
+/// Every matmul dtype the workload uses must have a peak on the device's matrix engine.
+void check_dtypes(const LoadedRun& run) {
+  const auto& peaks = run.device.matrix_engine().peak;
+  std::vector<Dtype> used;
+  if (run.workload.phase == Phase::microbench) {
+    for (const auto& m : run.workload.micro)
+      if (m.kind == "gemm" || m.kind == "attention") used.push_back(m.dtype);
+  } else {
+    used.push_back(numerics_of(run.workload).matmul);
+  }
+  for (Dtype dt : used) {
+    if (peaks.count(dt)) continue;
+    std::string have;
+    for (const auto& [d, v] : peaks) have += (have.empty() ? "" : ", ") + std::string(dtype_name(d));
+    throw ConfigError(fmt::format(
+        "workload: precision {} is not supported by device '{}' (its matrix engine '{}' has peaks "
+        "for: {}); choose one of those with --set workload.precision=..., or add a peak under "
+        "system.device.engines.{}.peak",
+        dtype_name(dt), run.device.name, run.device.matrix_engine().name, have,
+        run.device.matrix_engine().name));
+  }
+}
+
+}  // namespace
+
 RunOutput execute_run(const LoadedRun& run, bool want_trace) {
+  check_dtypes(run);
   const MemoryPlan plan = plan_memory(run.workload);
   check_fits(plan, run.device.backing_memory().capacity, run.device.name);
+  // Wall time covers building the operator graph and simulating it (not loading or reporting).
+  const auto t0 = std::chrono::steady_clock::now();
   const OpGraph graph = build_graph(run.workload);
-  const SimResult result = simulate(run.device, graph, run.workload.framework);
+  SimResult result = simulate(run.device, graph, run.workload.framework);
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RunOutput out;
   out.report = build_report(run, graph, result, plan);
   out.summary_text = summary_text(run, out.report);

@@ -20,6 +20,7 @@ DeviceSpec test_device(int queue_depth = 1024) {
   d.host.launch_library = 0;
   d.host.gemm_dispatch = 0;
   d.host.queue_depth = queue_depth;
+  d.launch_latency = 0;
   return d;
 }
 
