@@ -54,7 +54,8 @@ MemoryPlan plan_memory(const WorkloadSpec& w) {
     else if (w.optimizer == Optimizer::sgd)
       plan.items.push_back({"optimizer_state", params * 4, "SGD momentum, fp32"});
   }
-  const double gelu_saved = m.activation == Activation::gelu_new ? 6 : 2;
+  // HF gelu_new saves tanh(.), 0.5*x and 1+tanh(.) besides its input and output.
+  const double gelu_saved = m.activation == Activation::gelu_new ? 5 : 2;
   const double T = B * S;
   const double per_layer = T * d * (2 * rb + 6 * ab + 2) + T * f * ab * gelu_saved;
   if (trains) {

@@ -20,7 +20,7 @@ struct MemoryPlan {
 
 /// Peak memory = persistent state + the largest set of transient tensors alive at once.
 /// Equations (per layer, T = batch*seq tokens, d hidden, f ffn, rb/ab residual/act bytes):
-///   saved activations = T*d*(2*rb + 6*ab + 2) + T*f*ab*(2, or 6 with HF gelu_new)
+///   saved activations = T*d*(2*rb + 6*ab + 2) + T*f*ab*(2, or 5 with HF gelu_new)
 ///   (Korthikanti et al. 2022, "Reducing Activation Recomputation", Table 2, with flash
 ///   attention removing the s^2 terms)
 ///   logits (train) = T*V*(ab + 12): bf16 logits, fp32 copy, log-softmax and its gradient
