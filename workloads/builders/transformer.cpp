@@ -74,6 +74,8 @@ class TransformerProgram {
   void emit_backward(const std::vector<Step>& p, int layer);
   void bookkeeping(double batch);
   [[nodiscard]] bool training() const { return w_.phase == Phase::train; }
+  /// Train, prefill and decode run a Hugging Face *ForCausalLM model; block runs one bare block.
+  [[nodiscard]] bool hf_model() const { return w_.phase != Phase::block; }
 
   const WorkloadSpec& w_;
   const ModelSpec& m_;
@@ -182,6 +184,9 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
   const bool drop = training() && w_.dropout && m_.dropout > 0;
   std::vector<Step> prog;
   prog.push_back(layernorm(p + ".ln_1", T, d));
+  // Hugging Face also calls the block, attention-output-dropout, MLP and MLP-dropout modules
+  // (dropout modules are called even when they are identities in eval mode).
+  const size_t block_start = prog.size() - 1;
   linear(prog, p + ".attn.qkv", T, d, 3 * d, true, true, first_forward);
   if (m_.rotary_fraction > 0) {
     // NeoX rotary on q and k: rotate_half (cat), two muls, add, cat with the pass-through part.
@@ -219,6 +224,7 @@ std::vector<Step> TransformerProgram::layer(int l, const Dims& x, bool first_for
   activation(prog, p + ".mlp.act", T * f);
   linear(prog, p + ".mlp.fc2", T, f, d, true, false, first_forward);
   if (drop) prog.push_back(dropout(p + ".mlp.dropout", T * d));
+  if (hf_model()) prog[block_start].fwd.modules += drop ? 2 : 4;
   // GPT-2: second residual add. NeoX parallel residual: x + attn + mlp (two adds).
   prog.push_back(residual_add(p + ".add_2", T, d, m_.parallel_residual ? 2 : 1));
   return prog;
@@ -229,7 +235,10 @@ std::vector<Step> TransformerProgram::embedding(const Dims& x) const {
   const double T = x.T, d = x.d;
   // Gather rows of the token table; backward zero-fills the table's gradient and index-adds
   // (embedding_dense_backward: about 4 kernels).
-  p.push_back({with_modules(cold(make_vector("wte", "embedding", T * d, 2 * rb_, 0, n_.residual)), 1),
+  // Module calls: the LM model, the base model, the token embedding (and the embedding
+  // dropout, an identity outside training).
+  const int model_modules = training() && w_.dropout && m_.dropout > 0 ? 3 : 4;
+  p.push_back({with_modules(cold(make_vector("wte", "embedding", T * d, 2 * rb_, 0, n_.residual)), model_modules),
                {with_nodes(make_vector("wte.bwd", "embedding_bwd", x.V * d + 3 * T * d, wb_, 1,
                                        n_.residual, 4), 2)}});
   if (m_.learned_positions) {
