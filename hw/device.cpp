@@ -57,6 +57,7 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
   DeviceSpec d;
   d.name = s.string("name");
   d.description = s.string("description");
+  (void)s.string("execution");  // validated: kernel_by_kernel is the only style modelled so far
   d.kernel_overhead = s.quantity("kernel_overhead");
   d.launch_latency = s.quantity("launch_latency");
   d.unit_bandwidth = s.quantity("unit_bandwidth");
@@ -68,8 +69,8 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
                                        ComponentSlot::Host, h, s.path_of("host") + ".type");
     type.add(Section(h, s.path_of("host"), *type.params), "host", d);
   }
-  if (d.matrix.empty()) s.fail("engines", "a device needs at least one matrix engine");
-  if (d.vector.empty()) s.fail("engines", "a device needs at least one vector engine");
+  if (d.matrix.size() != 1 || d.vector.size() != 1)
+    s.fail("engines", "a kernel-by-kernel device has exactly one matrix and one vector engine");
   if (std::none_of(d.memory.begin(), d.memory.end(), [](const auto& m) { return !m.is_cache(); }))
     s.fail("memory", "a device needs one hbm or dram level to hold its tensors");
   // Caches first, smallest (fastest) first; backing levels after.

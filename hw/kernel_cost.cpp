@@ -51,6 +51,7 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   const double t_softmax = scores * v.attention_score_cost * pass / v.peak.at(Dtype::fp32);
   c.engine = EngineKind::Matrix;
   c.compute_s = std::max(t_matrix, t_softmax);
+  c.vector_bound = t_softmax > t_matrix;
   return c;
 }
 
@@ -63,7 +64,8 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
   c.level = serving_level(dev, op.bytes, op.cold);
   c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm)
                                       : op.kernels;
-  c.overhead_s = c.kernels * dev.kernel_overhead;
+  // Each kernel's first loads wait for its memory level's latency once.
+  c.overhead_s = c.kernels * (dev.kernel_overhead + dev.memory[static_cast<size_t>(c.level)].latency);
   c.bandwidth_cap = op.blocks > 0 ? op.blocks * dev.unit_bandwidth
                                   : std::numeric_limits<double>::infinity();
   switch (op.kind) {

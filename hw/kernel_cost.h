@@ -17,8 +17,9 @@ struct KernelCost {
   double bytes = 0;           // device-memory traffic
   int level = 0;              // index into DeviceSpec::memory of the level serving the bytes
   double bandwidth_cap = 0;   // most bandwidth this op can draw (few blocks -> less)
-  double overhead_s = 0;      // kernels * kernel_overhead
+  double overhead_s = 0;      // kernels * (kernel_overhead + latency of the serving level)
   int kernels = 1;            // launches (the op's own, plus any the device's library adds)
+  bool vector_bound = false;  // fused attention whose softmax work outlasts its matmuls
 
   /// Roofline with overhead when the op has `bandwidth` to itself:
   ///   t = overhead + max(compute_s, bytes / min(bandwidth, bandwidth_cap))

@@ -118,7 +118,7 @@ void KernelDeviceModule::start_ready(double now) {
       if (r.overhead_s > std::max(r.compute_s, r.memory_s))
         r.bound = "kernel overhead";
       else if (r.compute_s >= r.memory_s)
-        r.bound = r.engine;
+        r.bound = cost.vector_bound ? names_.engines[1] : r.engine;
       else
         r.bound = names_.memory[static_cast<size_t>(cost.level)];
       active_.push_back({id, cost, engine});

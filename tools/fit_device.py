@@ -114,10 +114,10 @@ def main():
         k, v = s.split("=")
         cur[k] = float(v)
     if args.fit:
-        start = {"queue_depth": 2, "launch_library": 9.24, "split_k_max_m": 8,
-                 "gemm_dispatch": 1.83, "autograd_node": 23, "attention_dispatch": 27.3,
-                 "launch_eager": 18.05, "module_call": 16, "backward_start": 57.75,
-                 "launch_latency": 1.52, "unit_bandwidth": 397, "max_efficiency": 0.8,
+        start = {"queue_depth": 2, "launch_library": 10.14, "split_k_max_m": 8,
+                 "gemm_dispatch": 2.22, "autograd_node": 23, "attention_dispatch": 27.3,
+                 "launch_eager": 18.05, "module_call": 16.8, "backward_start": 57.75,
+                 "launch_latency": 1.155, "unit_bandwidth": 397, "max_efficiency": 0.8,
                  "attention_efficiency": 0.546, "unaligned_efficiency": 0.1615,
                  "attention_score_cost": 39.6, "hbm_efficiency": 0.97}
         start.update(cur)

@@ -86,7 +86,7 @@ MemoryPlan plan_memory(const WorkloadSpec& w) {
     }
     const double step_tokens = w.phase == Phase::decode ? B : T;
     plan.items.push_back({"workspace", step_tokens * (3 * d + f) * ab + step_tokens * d * rb * 2 +
-                                           B * V * (ab + 4),
+                                           (block ? 0 : B * V * (ab + 4)),
                           "largest transient activations of one layer, and the last logits"});
   }
   for (const auto& item : plan.items) plan.peak += item.bytes;

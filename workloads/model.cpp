@@ -11,7 +11,6 @@ const ParamTable& model_params() {
       {
           {"name", ParamType::String, Dim::Dimensionless, "custom", "model name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what the model is, with sources"},
-          {"architecture", ParamType::Enum, Dim::Dimensionless, "gpt2", "block structure", {"gpt2", "neox"}},
           {"layers", ParamType::Integer, Dim::Dimensionless, "", "transformer blocks"},
           {"hidden", ParamType::Integer, Dim::Dimensionless, "", "model width d"},
           {"heads", ParamType::Integer, Dim::Dimensionless, "", "attention heads"},
@@ -46,7 +45,6 @@ ModelSpec read_model(const YAML::Node& node, const std::string& path) {
   const Section s(resolved, path, model_params());
   ModelSpec m;
   m.name = s.string("name");
-  m.arch = s.string("architecture") == "neox" ? Architecture::neox : Architecture::gpt2;
   m.layers = s.integer("layers");
   m.hidden = s.integer("hidden");
   m.heads = s.integer("heads");

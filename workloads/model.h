@@ -8,14 +8,12 @@
 
 namespace orrery {
 
-enum class Architecture { gpt2, neox };
 /// gelu_new: HF's Python tanh-GELU formula, eight element-wise kernels; gelu_tanh / gelu: one
 /// fused kernel (nn.GELU).
 enum class Activation { gelu_new, gelu_tanh, gelu };
 
 struct ModelSpec {
   std::string name;
-  Architecture arch = Architecture::gpt2;
   long layers = 0, hidden = 0, heads = 0, ffn = 0, vocab = 0, max_positions = 0;
   double rotary_fraction = 0;   // NeoX: fraction of the head dimension that is rotated
   bool parallel_residual = false;

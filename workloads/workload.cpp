@@ -122,7 +122,7 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path) {
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
   }
-  if (w.phase != Phase::train && w.phase != Phase::block && s.has("optimizer"))
+  if (w.phase != Phase::train && s.has("optimizer"))
     s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));
   if (w.phase != Phase::block && s.has("backward"))
     s.fail("backward", "backward is a key of phase block (train always runs backward)");

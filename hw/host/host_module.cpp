@@ -14,6 +14,7 @@ HostModule::HostModule(sc_core::sc_module_name name, const HostSpec& spec, Frame
 
 double HostModule::issue_cost(const Op& op) const {
   if (op.kind == OpKind::Host) {
+    if (framework_ == Framework::graph) return 0.0;  // a replayed graph runs no Python/autograd
     switch (op.host_work) {
       case HostWork::BackwardStart: return spec_.backward_start * op.host_units;
       case HostWork::AutogradNode: return spec_.autograd_node * op.host_units;
@@ -23,7 +24,7 @@ double HostModule::issue_cost(const Op& op) const {
   }
   // Graph: the captured graph replays kernels only.
   const int kernels = kernels_of ? kernels_of(op) : op.kernels;
-  if (framework_ == Framework::graph) return spec_.launch_graph * kernels;
+  if (framework_ == Framework::graph) return spec_.launch_graph * kernels;  // no modules, nodes
   const int library_kernels = kernels - op.kernels;
   // Eager: every kernel is dispatched, every module called, every autograd node run.
   const double library = op.kind == OpKind::Attention ? spec_.attention_dispatch

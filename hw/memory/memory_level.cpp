@@ -11,8 +11,8 @@ const ParamTable& memory_level_params() {
           {"type", ParamType::Enum, Dim::Dimensionless, "", "level kind", {"hbm", "dram", "cache"}},
           {"capacity", ParamType::Quantity, Dim::Bytes, "", "capacity"},
           {"bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "peak bandwidth (read + write combined)"},
-          {"efficiency", ParamType::Real, Dim::Dimensionless, "0.9", "achievable fraction of peak when streaming (fitted on a copy micro-benchmark)"},
-          {"latency", ParamType::Quantity, Dim::Time, "500 ns", "latency of a first access", {}, false, 0, true},
+          {"efficiency", ParamType::Real, Dim::Dimensionless, "0.9", "achievable fraction of peak when streaming (fitted on streaming micro-benchmarks)"},
+          {"latency", ParamType::Quantity, Dim::Time, "500 ns", "latency of a first access; every kernel served by this level waits it once", {}, false, 0, true},
       }};
   return t;
 }

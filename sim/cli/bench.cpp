@@ -42,7 +42,8 @@ int run_bench(const std::string& self, const std::string& json_out) {
     for (int rep = 0; rep < 3; ++rep) {
       const std::string cmd = fmt::format("'{}' run --system {} --workload {} {} --quiet --report {}",
                                           self, s.system, s.workload, s.extra, tmp);
-      if (std::system(cmd.c_str()) != 0) throw ConfigError(fmt::format("bench scenario failed: {}", cmd));
+      if (std::system(cmd.c_str()) != 0)
+        throw std::runtime_error(fmt::format("bench scenario failed: {}", cmd));
       std::ifstream in(tmp);
       nlohmann::json rep_json = nlohmann::json::parse(in);
       if (best.is_null() || rep_json["sim"]["wall_s"] < best["wall_s"]) best = rep_json["sim"];

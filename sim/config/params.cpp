@@ -219,11 +219,15 @@ std::string describe_table(const ParamTable& table, bool markdown) {
   if (markdown) {
     out += fmt::format("### `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
                        table.name, table.description);
+    const auto cell = [](std::string s) {
+      for (size_t i = s.find('|'); i != std::string::npos; i = s.find('|', i + 2)) s.replace(i, 1, "\\|");
+      return s;
+    };
     for (const auto& p : table.params) {
-      out += fmt::format("| `{}` | {} | {} | {} |\n", p.name, type_text(p),
+      out += fmt::format("| `{}` | {} | {} | {} |\n", p.name, cell(type_text(p)),
                          p.default_text.empty() ? (p.optional ? "(optional)" : "**required**")
                                                 : "`" + p.default_text + "`",
-                         p.description);
+                         cell(p.description));
     }
     out += "\n";
   } else {

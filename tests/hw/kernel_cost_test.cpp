@@ -77,7 +77,8 @@ TEST_CASE("elementwise_time_is_bytes_over_sustained_bandwidth", "[cost]") {
   const DeviceSpec d = h100();
   const Op op = make_vector("add", "add", 1 << 28, 4, 1, Dtype::bf16);
   const double t = isolated_kernel_time(d, op);
-  CHECK(t == Approx(d.kernel_overhead + op.bytes / d.backing_memory().sustained()));
+  CHECK(t == Approx(d.kernel_overhead + d.backing_memory().latency +
+                    op.bytes / d.backing_memory().sustained()));
 }
 
 TEST_CASE("decode_attention_with_few_blocks_cannot_saturate_hbm", "[cost]") {

@@ -21,6 +21,7 @@ DeviceSpec test_device(int queue_depth = 1024) {
   d.host.gemm_dispatch = 0;
   d.host.queue_depth = queue_depth;
   d.launch_latency = 0;
+  for (auto& level : d.memory) level.latency = 0;
   return d;
 }
 
