@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
+#include "sim/collective_run.h"
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
 #include "sim/exec/executor.h"
@@ -22,6 +24,8 @@ const ParamTable& system_params() {
           {"name", ParamType::String, Dim::Dimensionless, "-", "system name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what this system is"},
           {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
+          {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has"},
+          {"planes", ParamType::Any, Dim::Dimensionless, "", "mapping name -> network plane joining the devices (see `plane`)", {}, true},
       }};
   return t;
 }
@@ -51,6 +55,11 @@ bool is_file(const std::string& s) {
 
 YAML::Node load_system_doc(const std::string& system) {
   if (is_file(system)) return load_yaml_file(system);
+  const auto systems = preset_names(PresetKind::System);
+  if (std::find(systems.begin(), systems.end(), system) != systems.end()) {
+    const YAML::Node ctx = load_yaml_text("{}", "--system " + system);
+    return load_preset(PresetKind::System, system, ctx, "--system");
+  }
   // A bare device preset: a one-device system.
   YAML::Node doc = load_yaml_text(fmt::format("name: {}\ndevice: {{preset: {}}}\n", system, system),
                                   "--system " + system);
@@ -87,7 +96,20 @@ LoadedRun load_run(const RunRequest& request) {
   run.system_name = s.string("name");
   const YAML::Node device = resolve_preset(PresetKind::Device, s.node("device"), "system.device");
   run.device = read_device(device, "system.device");
-  run.workload = read_workload(workload, "workload");
+  run.devices = static_cast<int>(s.integer("devices"));
+  if (s.has("planes")) {
+    const YAML::Node planes = s.node("planes");
+    if (!planes.IsMap() || planes.size() == 0)
+      s.fail("planes", "expected a mapping of plane name -> plane");
+    for (auto it = planes.begin(); it != planes.end(); ++it) {
+      const std::string name = it->first.as<std::string>();
+      run.planes.push_back(build_plane(Section(it->second, "system.planes." + name, plane_params()),
+                                       name, run.devices));
+    }
+  } else if (run.devices > 1) {
+    s.fail("planes", "a system with more than one device needs at least one network plane");
+  }
+  run.workload = read_workload(workload, "workload", run.devices);
   YAML::Node resolved_system = YAML::Clone(system);
   resolved_system["device"] = device;
   run.system_yaml = yaml_to_json(resolved_system);
@@ -126,6 +148,13 @@ void check_dtypes(const LoadedRun& run) {
 }  // namespace
 
 RunOutput execute_run(const LoadedRun& run, bool want_trace) {
+  if (run.workload.phase == Phase::collective) return execute_collective(run, want_trace);
+  if (run.devices > 1)
+    throw ConfigError(fmt::format(
+        "workload: phase {} runs on one device; multi-device parallel training and inference "
+        "(parallel: {{dp, tp, pp}}) are not implemented yet. Use phase collective on a "
+        "multi-device system, or a one-device system.",
+        phase_name(run.workload.phase)));
   check_dtypes(run);
   const MemoryPlan plan = plan_memory(run.workload);
   check_fits(plan, run.device.backing_memory().capacity, run.device.name);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hw/device.h"
+#include "topologies/topology.h"
 #include "workloads/memory_plan.h"
 #include "workloads/workload.h"
 
@@ -23,6 +24,8 @@ struct LoadedRun {
   DeviceSpec device;
   WorkloadSpec workload;
   std::string system_name;
+  int devices = 1;              // identical devices of type `device`
+  std::vector<Plane> planes;    // network planes joining them
   nlohmann::json system_yaml;    // resolved system config (presets merged, overrides applied)
   nlohmann::json workload_yaml;  // resolved workload config
 };

@@ -14,6 +14,7 @@ const char* phase_name(Phase p) {
     case Phase::decode: return "decode";
     case Phase::block: return "block";
     case Phase::microbench: return "microbench";
+    case Phase::collective: return "collective";
   }
   return "?";
 }
@@ -24,7 +25,7 @@ const ParamTable& workload_params() {
       "What to run on the system.",
       {
           {"model", ParamType::Any, Dim::Dimensionless, "", "a model preset name, {preset: name, overrides} or full dimensions (see `model`)", {}, true},
-          {"phase", ParamType::Enum, Dim::Dimensionless, "", "train: forward, backward, optimizer step; prefill: forward over the prompt; decode: decode_tokens tokens one at a time; block: one transformer block; microbench: single kernels in a loop", {"train", "prefill", "decode", "block", "microbench"}},
+          {"phase", ParamType::Enum, Dim::Dimensionless, "", "train: forward, backward, optimizer step; prefill: forward over the prompt; decode: decode_tokens tokens one at a time; block: one transformer block; microbench: single kernels in a loop; collective: one collective on the network", {"train", "prefill", "decode", "block", "microbench", "collective"}},
           {"batch", ParamType::Integer, Dim::Dimensionless, "1", "sequences per step"},
           {"seq_len", ParamType::Integer, Dim::Dimensionless, "1024", "tokens per sequence (decode: prompt length already in the KV cache)"},
           {"decode_tokens", ParamType::Integer, Dim::Dimensionless, "16", "decode: tokens generated"},
@@ -36,6 +37,7 @@ const ParamTable& workload_params() {
           {"dropout", ParamType::Bool, Dim::Dimensionless, "true", "train: apply the model's dropout (as model.train() does)"},
           {"iterations", ParamType::Integer, Dim::Dimensionless, "1", "steps simulated back to back (each ends in a host sync); the report gives the last"},
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
+          {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};
   return t;
@@ -88,7 +90,7 @@ MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
 
 }  // namespace
 
-WorkloadSpec read_workload(const YAML::Node& node, const std::string& path) {
+WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, workload_params());
   WorkloadSpec w;
   const std::string phase = s.string("phase");
@@ -96,6 +98,7 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path) {
             : phase == "prefill" ? Phase::prefill
             : phase == "decode"  ? Phase::decode
             : phase == "block"   ? Phase::block
+            : phase == "collective" ? Phase::collective
                                  : Phase::microbench;
   w.batch = s.integer("batch");
   w.seq_len = s.integer("seq_len");
@@ -116,8 +119,14 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path) {
     for (size_t i = 0; i < ops.size(); ++i)
       w.micro.push_back(read_micro_op(ops[i], fmt::format("{}.ops[{}]", path, i)));
     if (w.repeat < 2) s.fail("repeat", "need at least 2 calls to time the steady state");
+  } else if (w.phase == Phase::collective) {
+    if (!s.has("collective")) s.fail("collective", "phase collective needs a collective: {op, bytes, group}");
+    if (devices < 2) s.fail("collective", "a collective needs a system with at least two devices");
+    w.collective = read_collective(s.node("collective"), s.path_of("collective"), devices);
+    if (s.has("model")) s.fail("model", "phase collective runs no model; remove the key");
   } else {
     if (!s.has("model")) s.fail("model", fmt::format("phase {} needs a model", phase));
+    if (s.has("collective")) s.fail("collective", "collective is only for phase collective");
     w.model = read_model(s.node("model"), s.path_of("model"));
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");

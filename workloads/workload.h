@@ -8,11 +8,12 @@
 #include "hw/dtype.h"
 #include "hw/host/host_module.h"
 #include "sim/exec/op.h"
+#include "workloads/collective.h"
 #include "workloads/model.h"
 
 namespace orrery {
 
-enum class Phase { train, prefill, decode, block, microbench };
+enum class Phase { train, prefill, decode, block, microbench, collective };
 enum class Optimizer { adamw, sgd, none };
 
 /// One row of a micro-benchmark workload: a single kernel timed in a loop.
@@ -39,11 +40,14 @@ struct WorkloadSpec {
   long iterations = 1;                // steps simulated back to back; the last one is reported
   std::vector<MicroOp> micro;         // phase microbench
   long repeat = 10;                   // microbench: calls per op
+  CollectiveSpec collective;          // phase collective
 };
 
 [[nodiscard]] const char* phase_name(Phase p);
 [[nodiscard]] const ParamTable& workload_params();
 [[nodiscard]] const ParamTable& micro_op_params();
-[[nodiscard]] WorkloadSpec read_workload(const YAML::Node& node, const std::string& path);
+/// `devices` is the system's device count (a collective's `group: all`).
+[[nodiscard]] WorkloadSpec read_workload(const YAML::Node& node, const std::string& path,
+                                         int devices = 1);
 
 }  // namespace orrery

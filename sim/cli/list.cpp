@@ -6,6 +6,8 @@
 #include "sim/config/registry.h"
 #include "sim/config/yaml_doc.h"
 #include "sim/run.h"
+#include "topologies/topology.h"
+#include "workloads/collective.h"
 #include "workloads/model.h"
 
 namespace orrery {
@@ -23,6 +25,7 @@ std::string list_text(const std::string& what, bool markdown) {
     section("device presets (hw/devices)", PresetKind::Device);
     section("model presets (workloads/models)", PresetKind::Model);
     section("workload presets (workloads/presets)", PresetKind::Workload);
+    section("system presets (topologies)", PresetKind::System);
   }
   if (what == "components" || what == "all") {
     out += markdown ? "" : "\nparameters (name, type/unit, default, meaning):\n";
@@ -33,7 +36,8 @@ std::string list_text(const std::string& what, bool markdown) {
       shown.name = c->type == "hbm" ? "memory (type: hbm | dram | cache)" : "type: " + c->type;
       out += describe_table(shown, markdown);
     }
-    for (const ParamTable* t : {&workload_params(), &model_params(), &micro_op_params()})
+    out += describe_table(plane_params(), markdown);
+    for (const ParamTable* t : {&workload_params(), &model_params(), &micro_op_params(), &collective_params()})
       out += describe_table(*t, markdown);
   }
   return out;

@@ -78,6 +78,7 @@ const char* preset_folder(PresetKind kind) {
     case PresetKind::Device: return "hw/devices/";
     case PresetKind::Model: return "workloads/models/";
     case PresetKind::Workload: return "workloads/presets/";
+    case PresetKind::System: return "topologies/";
   }
   return "";
 }
@@ -107,7 +108,8 @@ YAML::Node load_preset(PresetKind kind, const std::string& name, const YAML::Nod
   throw ConfigError(fmt::format("{}: at '{}': unknown {} preset '{}'; known presets: {}",
                                 where(context), path,
                                 kind == PresetKind::Device ? "device"
-                                : kind == PresetKind::Model ? "model" : "workload",
+                                : kind == PresetKind::Model ? "model"
+                                : kind == PresetKind::System ? "system" : "workload",
                                 name, known));
 }
 

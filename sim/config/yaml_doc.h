@@ -17,7 +17,7 @@ namespace orrery {
 [[nodiscard]] std::string where(const YAML::Node& node);
 
 /// The kinds of preset shipped in the binary and the folder each lives in.
-enum class PresetKind { Device, Model, Workload };
+enum class PresetKind { Device, Model, Workload, System };
 [[nodiscard]] const char* preset_folder(PresetKind kind);
 /// Names of all presets of a kind, sorted.
 [[nodiscard]] std::vector<std::string> preset_names(PresetKind kind);

@@ -68,7 +68,8 @@ nlohmann::json build_report(const LoadedRun& run, const OpGraph& g, const SimRes
     case Phase::block:
     case Phase::prefill: tokens = double(w.batch) * double(w.seq_len); break;
     case Phase::decode: tokens = double(w.batch) * double(w.decode_tokens); break;
-    case Phase::microbench: break;
+    case Phase::microbench:
+    case Phase::collective: break;
   }
   s["tokens_per_s"] = step > 0 ? tokens / step : 0.0;
   s["ttft_s"] = w.phase == Phase::prefill ? nlohmann::json(step) : nlohmann::json(nullptr);

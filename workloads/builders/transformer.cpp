@@ -398,7 +398,8 @@ OpGraph build_graph(const WorkloadSpec& w) {
       case Phase::block: prog.block_step(it); break;
       case Phase::prefill: prog.prefill(it); break;
       case Phase::decode: prog.decode(it); break;
-      case Phase::microbench: break;
+      case Phase::microbench:
+      case Phase::collective: break;
     }
   }
   return g.take();
