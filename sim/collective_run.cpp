@@ -9,6 +9,7 @@
 
 #include "hw/network/network_module.h"
 #include "sim/config/errors.h"
+#include "sim/report/report.h"
 #include "sim/units/quantity.h"
 
 namespace orrery {
@@ -95,11 +96,7 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
   RunOutput out;
   nlohmann::json& rep = out.report;
   rep["orrery"] = {{"version", "0.1"}, {"report_schema", 1}};
-  rep["inputs"] = {{"system", run.request.system},
-                   {"workload", run.request.workload},
-                   {"overrides", run.request.overrides},
-                   {"system_resolved", run.system_yaml},
-                   {"workload_resolved", run.workload_yaml}};
+  rep["inputs"] = inputs_json(run);
   rep["system"] = {{"name", run.system_name}, {"devices", run.devices}};
   rep["summary"] = {{"phase", "collective"},
                     {"op", c.op},

@@ -151,8 +151,8 @@ RunOutput execute_run(const LoadedRun& run, bool want_trace) {
   if (run.workload.phase == Phase::collective) return execute_collective(run, want_trace);
   if (run.devices > 1)
     throw ConfigError(fmt::format(
-        "workload: phase {} runs on one device; multi-device parallel training and inference "
-        "(parallel: {{dp, tp, pp}}) are not implemented yet. Use phase collective on a "
+        "workload: phase {} runs on one device; this version has no parallel planner "
+        "(data/tensor/pipeline parallel) for multi-device systems. Use phase collective on a "
         "multi-device system, or a one-device system.",
         phase_name(run.workload.phase)));
   check_dtypes(run);

@@ -45,6 +45,14 @@ nlohmann::json device_json(const DeviceSpec& d) {
 
 }  // namespace
 
+nlohmann::json inputs_json(const LoadedRun& run) {
+  return {{"system", run.request.system},
+          {"workload", run.request.workload},
+          {"overrides", run.request.overrides},
+          {"system_resolved", run.system_yaml},
+          {"workload_resolved", run.workload_yaml}};
+}
+
 nlohmann::json build_report(const LoadedRun& run, const OpGraph& g, const SimResult& r,
                             const MemoryPlan& plan) {
   const WorkloadSpec& w = run.workload;
@@ -52,11 +60,7 @@ nlohmann::json build_report(const LoadedRun& run, const OpGraph& g, const SimRes
   const double step = win.length();
   nlohmann::json rep;
   rep["orrery"] = {{"version", "0.1"}, {"report_schema", 1}};
-  rep["inputs"] = {{"system", run.request.system},
-                   {"workload", run.request.workload},
-                   {"overrides", run.request.overrides},
-                   {"system_resolved", run.system_yaml},
-                   {"workload_resolved", run.workload_yaml}};
+  rep["inputs"] = inputs_json(run);
   rep["system"] = {{"name", run.system_name}, {"device", device_json(run.device)}};
   nlohmann::json s;
   s["phase"] = phase_name(w.phase);

@@ -9,6 +9,8 @@
 
 namespace orrery {
 
+/// The inputs a run can be reproduced from: paths/presets, overrides, resolved configs.
+[[nodiscard]] nlohmann::json inputs_json(const LoadedRun& run);
 [[nodiscard]] nlohmann::json build_report(const LoadedRun& run, const OpGraph& g,
                                           const SimResult& r, const MemoryPlan& plan);
 [[nodiscard]] std::string summary_text(const LoadedRun& run, const nlohmann::json& report);

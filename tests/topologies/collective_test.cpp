@@ -88,5 +88,5 @@ TEST_CASE("a_bad_network_is_a_clear_error", "[collective]") {
   CHECK_THAT(r.err, Catch::Contains("system.planes.nvlink.link_bandwidth"));
   r = run_orrery("run --system dgx-h100 --workload gpt2-xl-train");
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("not implemented yet"));
+  CHECK_THAT(r.err, Catch::Contains("no parallel planner"));
 }
