@@ -17,6 +17,9 @@ constexpr double kEpsilon = 2e-12;  // seconds; twice SystemC's default 1 ps res
 KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec,
                                        const OpGraph& graph, std::vector<OpRecord>& records)
     : sc_module(name), spec_(spec), graph_(graph), records_(records) {
+  costs_.resize(boost::num_vertices(graph));
+  for (OpId id = 0; id < costs_.size(); ++id)
+    if (graph[id].kind != OpKind::Host) costs_[id] = kernel_cost(spec, graph[id]);
   names_.engines = {spec.matrix_engine().name, spec.vector_engine().name};
   for (const auto& m : spec.memory) names_.memory.push_back(m.name);
   engine_busy_.assign(names_.engines.size(), false);
@@ -82,7 +85,6 @@ void KernelDeviceModule::start_ready(double now) {
   for (auto& [stream, queue] : streams_) {
     while (!queue.empty()) {
       const OpId id = queue.front();
-      const Op& op = graph_[id];
       OpRecord& r = records_[id];
       // Latest of: launched, stream predecessor finished, inputs ready, engine free.
       double latest = r.issue_end;
@@ -95,7 +97,7 @@ void KernelDeviceModule::start_ready(double now) {
         after = prev->second;
       }
       if (!deps_done(id, latest, why, after)) break;
-      KernelCost cost = kernel_cost(spec_, op);
+      KernelCost cost = costs_[id];
       const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
       if (engine_busy_[engine]) break;
       if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;

@@ -33,6 +33,8 @@ class KernelDeviceModule : public sc_core::sc_module {
   std::function<void()> on_op_done;
   [[nodiscard]] long events() const { return events_; }
   [[nodiscard]] const ResourceNames& resources() const { return names_; }
+  /// Kernels a device op launches here (its own plus any the device's library adds).
+  [[nodiscard]] int kernels(OpId id) const { return costs_[id].kernels; }
 
  private:
   struct Active {
@@ -53,6 +55,7 @@ class KernelDeviceModule : public sc_core::sc_module {
   const DeviceSpec& spec_;
   const OpGraph& graph_;
   std::vector<OpRecord>& records_;
+  std::vector<KernelCost> costs_;  // computed once per op at construction
   ResourceNames names_;
   sc_core::sc_event wake_;
   std::map<int, std::deque<OpId>> streams_;

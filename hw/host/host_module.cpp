@@ -12,7 +12,8 @@ HostModule::HostModule(sc_core::sc_module_name name, const HostSpec& spec, Frame
   sensitive << wake_;
 }
 
-double HostModule::issue_cost(const Op& op) const {
+double HostModule::issue_cost(OpId id) const {
+  const Op& op = graph_[id];
   if (op.kind == OpKind::Host) {
     if (framework_ == Framework::graph) return 0.0;  // a replayed graph runs no Python/autograd
     switch (op.host_work) {
@@ -23,7 +24,7 @@ double HostModule::issue_cost(const Op& op) const {
     }
   }
   // Graph: the captured graph replays kernels only.
-  const int kernels = kernels_of ? kernels_of(op) : op.kernels;
+  const int kernels = kernels_of ? kernels_of(id) : op.kernels;
   if (framework_ == Framework::graph) return spec_.launch_graph * kernels;  // no modules, nodes
   const int library_kernels = kernels - op.kernels;
   // Eager: every kernel is dispatched, every module called, every autograd node run.
@@ -82,7 +83,7 @@ void HostModule::step() {
   const OpId id = next_++;
   issuing_ = static_cast<long>(id);
   records_[id].issue_start = now;
-  wake_.notify(sc_time(issue_cost(graph_[id]), SC_SEC));
+  wake_.notify(sc_time(issue_cost(id), SC_SEC));
 }
 
 }  // namespace orrery

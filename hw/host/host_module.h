@@ -25,14 +25,14 @@ class HostModule : public sc_core::sc_module {
   /// Called when an op has been launched (device op) or done (host op).
   std::function<void(OpId)> on_launched;
   /// Kernels a device op launches on this device (the device's library may add some).
-  std::function<int(const Op&)> kernels_of;
+  std::function<int(OpId)> kernels_of;
   /// The device calls this when a synchronising op has finished.
   void release(OpId id);
   /// The device calls this when any device op has finished (frees a launch-queue slot).
   void device_op_done();
   [[nodiscard]] long events() const { return events_; }
   /// Host time one op occupies the host thread.
-  [[nodiscard]] double issue_cost(const Op& op) const;
+  [[nodiscard]] double issue_cost(OpId id) const;
 
  private:
   void step();

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "hw/kernel_cost.h"
 #include "hw/kernel_device.h"
 
 namespace orrery {
@@ -19,7 +18,7 @@ SimResult simulate(const DeviceSpec& device, const OpGraph& graph, Framework fra
   HostModule host("host", device.host, framework, graph, result.records);
   KernelDeviceModule dev("device", device, graph, result.records);
   host.on_launched = [&dev](OpId id) { dev.launched(id); };
-  host.kernels_of = [&device](const Op& op) { return kernel_cost(device, op).kernels; };
+  host.kernels_of = [&dev](OpId id) { return dev.kernels(id); };
   dev.on_sync_done = [&host](OpId id) { host.release(id); };
   dev.on_op_done = [&host] { host.device_op_done(); };
   sc_core::sc_start();
