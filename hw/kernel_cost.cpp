@@ -58,7 +58,8 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
 }  // namespace
 
 KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
-  if (op.kind == OpKind::Host) throw std::logic_error("host op has no kernel cost: " + op.name);
+  if (op.kind == OpKind::Host || op.kind == OpKind::Comm)
+    throw std::logic_error("host and network ops have no kernel cost: " + op.name);
   KernelCost c;
   c.bytes = op.bytes;
   c.level = serving_level(dev, op.bytes, op.cold);
@@ -81,6 +82,7 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
       c.compute_s = vector_compute_time(dev.vector_engine(), op.flops, op.dtype);
       break;
     case OpKind::Host:
+    case OpKind::Comm:
       break;
   }
   return c;

@@ -19,7 +19,7 @@ KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const Devic
     : sc_module(name), spec_(spec), graph_(graph), records_(records) {
   costs_.resize(boost::num_vertices(graph));
   for (OpId id = 0; id < costs_.size(); ++id)
-    if (graph[id].kind != OpKind::Host) costs_[id] = kernel_cost(spec, graph[id]);
+    if (graph[id].kind != OpKind::Host && graph[id].kind != OpKind::Comm) costs_[id] = kernel_cost(spec, graph[id]);
   names_.engines = {spec.matrix_engine().name, spec.vector_engine().name};
   for (const auto& m : spec.memory) names_.memory.push_back(m.name);
   engine_busy_.assign(names_.engines.size(), false);
@@ -54,6 +54,16 @@ bool KernelDeviceModule::deps_done(OpId id, double& latest, WaitReason& why, lon
   return true;
 }
 
+void KernelDeviceModule::comm_done(OpId id) {
+  OpRecord& r = records_[id];
+  r.end = sc_core::sc_time_stamp().to_seconds();
+  r.done = true;
+  comm_running_.erase(std::find(comm_running_.begin(), comm_running_.end(), id));
+  stream_last_op_[graph_[id].stream] = static_cast<long>(id);
+  if (graph_[id].sync && on_sync_done) on_sync_done(id);
+  wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
 void KernelDeviceModule::advance(double now) {
   const double dt = now - last_;
   if (dt > 0)
@@ -84,6 +94,10 @@ void KernelDeviceModule::retire(double now) {
 void KernelDeviceModule::start_ready(double now) {
   for (auto& [stream, queue] : streams_) {
     while (!queue.empty()) {
+      // A stream whose network op is still in flight waits for it.
+      if (std::any_of(comm_running_.begin(), comm_running_.end(),
+                      [&](OpId c) { return graph_[c].stream == stream; }))
+        break;
       const OpId id = queue.front();
       OpRecord& r = records_[id];
       // Latest of: launched, stream predecessor finished, inputs ready, engine free.
@@ -97,6 +111,18 @@ void KernelDeviceModule::start_ready(double now) {
         after = prev->second;
       }
       if (!deps_done(id, latest, why, after)) break;
+      if (graph_[id].kind == OpKind::Comm) {
+        // The network runs it; the stream waits until comm_done().
+        queue.pop_front();
+        r.start = now;
+        r.waited = why;
+        r.after = after;
+        r.engine = "network";
+        r.bound = "network";
+        comm_running_.push_back(id);
+        if (on_comm_start) on_comm_start(id);
+        break;
+      }
       KernelCost cost = costs_[id];
       const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
       if (engine_busy_[engine]) break;

@@ -29,8 +29,12 @@ class KernelDeviceModule : public sc_core::sc_module {
   void launched(OpId id);
   /// Called when a synchronising op finishes.
   std::function<void(OpId)> on_sync_done;
-  /// Called when any device op finishes.
+  /// Called when any device (kernel) op finishes.
   std::function<void()> on_op_done;
+  /// Called when a network op reaches the head of its stream with its inputs ready; whoever
+  /// runs the network calls comm_done() when the transfer has finished.
+  std::function<void(OpId)> on_comm_start;
+  void comm_done(OpId id);
   [[nodiscard]] long events() const { return events_; }
   [[nodiscard]] const ResourceNames& resources() const { return names_; }
   /// Kernels a device op launches here (its own plus any the device's library adds).
@@ -63,6 +67,7 @@ class KernelDeviceModule : public sc_core::sc_module {
   std::vector<bool> engine_busy_;
   std::vector<double> engine_free_at_;
   std::vector<Active> active_;
+  std::vector<OpId> comm_running_;  // network ops in flight
   double last_ = 0;
   long events_ = 0;
 };

@@ -10,6 +10,7 @@
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
 #include "sim/exec/executor.h"
+#include "sim/parallel/parallel_run.h"
 #include "sim/report/report.h"
 #include "workloads/builders/transformer.h"
 
@@ -149,13 +150,8 @@ void check_dtypes(const LoadedRun& run) {
 
 RunOutput execute_run(const LoadedRun& run, bool want_trace) {
   if (run.workload.phase == Phase::collective) return execute_collective(run, want_trace);
-  if (run.devices > 1)
-    throw ConfigError(fmt::format(
-        "workload: phase {} runs on one device; this version has no parallel planner "
-        "(data/tensor/pipeline parallel) for multi-device systems. Use phase collective on a "
-        "multi-device system, or a one-device system.",
-        phase_name(run.workload.phase)));
   check_dtypes(run);
+  if (run.devices > 1) return execute_parallel(run, want_trace);
   const MemoryPlan plan = plan_memory(run.workload);
   check_fits(plan, run.device.backing_memory().capacity, run.device.name);
   // Wall time covers building the operator graph and simulating it (not loading or reporting).

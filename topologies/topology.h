@@ -46,6 +46,8 @@ class Plane {
   [[nodiscard]] std::vector<int> route(int src, int dst) const;
   [[nodiscard]] int device_node(int device) const { return device_nodes_.at(static_cast<size_t>(device)); }
   [[nodiscard]] int devices() const { return static_cast<int>(device_nodes_.size()); }
+  /// Whether the plane carries traffic between devices a and b.
+  [[nodiscard]] bool connects(int a, int b) const { return a < devices() && b < devices(); }
 
  private:
   std::vector<int> device_nodes_;

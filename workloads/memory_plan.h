@@ -25,7 +25,8 @@ struct MemoryPlan {
 ///   attention removing the s^2 terms)
 ///   logits (train) = T*V*(ab + 12): bf16 logits, fp32 copy, log-softmax and its gradient
 ///   KV cache = 2 * layers * batch * tokens * d * ab
-[[nodiscard]] MemoryPlan plan_memory(const WorkloadSpec& w);
+/// With w.parallel: the plan of one rank of pipeline stage `stage`.
+[[nodiscard]] MemoryPlan plan_memory(const WorkloadSpec& w, int stage = 0);
 
 /// Throws DoesNotFitError with the breakdown when plan.peak > capacity.
 void check_fits(const MemoryPlan& plan, double capacity, const std::string& device);

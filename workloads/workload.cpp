@@ -4,6 +4,7 @@
 
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
+#include "workloads/parallel.h"
 
 namespace orrery {
 
@@ -38,6 +39,8 @@ const ParamTable& workload_params() {
           {"iterations", ParamType::Integer, Dim::Dimensionless, "1", "steps simulated back to back (each ends in a host sync); the report gives the last"},
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
           {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
+          {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
+          {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};
   return t;
@@ -88,6 +91,25 @@ MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
   return m;
 }
 
+/// What a parallel layout requires of the model and the batch.
+void check_parallel(const WorkloadSpec& w, const Section& s) {
+  const ParallelSpec& p = w.parallel;
+  const ModelSpec& m = w.model;
+  if (m.heads % p.tp != 0)
+    s.fail("tp", fmt::format("tp = {} does not divide the model's {} attention heads", p.tp, m.heads));
+  if (m.ffn % p.tp != 0)
+    s.fail("tp", fmt::format("tp = {} does not divide the model's ffn width {}", p.tp, m.ffn));
+  if (p.sp && w.seq_len % p.tp != 0 && w.phase != Phase::decode)
+    s.fail("sp", fmt::format("sequence parallel splits the {} tokens of a sequence over tp = {}; they must divide", w.seq_len, p.tp));
+  if (p.pp > m.layers)
+    s.fail("pp", fmt::format("pp = {} stages but the model has only {} layers", p.pp, m.layers));
+  if (w.batch % p.microbatches != 0)
+    s.fail("microbatches", fmt::format("{} micro-batches do not divide the batch of {}", p.microbatches, w.batch));
+  if (p.zero == 1 && w.phase != Phase::train) s.fail("zero", "ZeRO shards optimizer state: phase train only");
+  if (w.phase == Phase::block && (p.pp > 1 || p.dp > 1))
+    s.fail(p.pp > 1 ? "pp" : "dp", "phase block runs one transformer block: only tensor parallelism (tp) applies");
+}
+
 }  // namespace
 
 WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int devices) {
@@ -130,6 +152,17 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     w.model = read_model(s.node("model"), s.path_of("model"));
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+  }
+  w.grad_accum = s.integer("grad_accum");
+  if (w.phase != Phase::train && s.has("grad_accum"))
+    s.fail("grad_accum", "gradient accumulation is for phase train");
+  const bool model_phase = w.phase != Phase::microbench && w.phase != Phase::collective;
+  if (s.has("parallel") && !model_phase)
+    s.fail("parallel", fmt::format("phase {} is not spread over ranks; remove the key", phase));
+  if (model_phase && (devices > 1 || s.has("parallel"))) {
+    const YAML::Node pn = s.has("parallel") ? s.node("parallel") : YAML::Node(YAML::NodeType::Map);
+    w.parallel = read_parallel(pn, s.path_of("parallel"), devices);
+    check_parallel(w, Section(pn, s.path_of("parallel"), parallel_params()));
   }
   if (w.phase != Phase::train && s.has("optimizer"))
     s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));

@@ -41,6 +41,8 @@ struct WorkloadSpec {
   std::vector<MicroOp> micro;         // phase microbench
   long repeat = 10;                   // microbench: calls per op
   CollectiveSpec collective;          // phase collective
+  ParallelSpec parallel;              // how the work is spread over the system's devices
+  long grad_accum = 1;                // train: micro-steps per optimizer step
 };
 
 [[nodiscard]] const char* phase_name(Phase p);

@@ -68,7 +68,8 @@ void HostModule::step() {
       r.waited = WaitReason::None;
     }
     if (op.sync && op.kind != OpKind::Host) waiting_ = static_cast<long>(id);
-    if (op.kind != OpKind::Host) ++in_flight_;
+    // Network transfers run on their own (NCCL) streams; they hold no launch-queue slot.
+    if (op.kind != OpKind::Host && op.kind != OpKind::Comm) ++in_flight_;
     if (on_launched) on_launched(id);
   }
   if (waiting_ >= 0) return;
@@ -76,6 +77,7 @@ void HostModule::step() {
   // A launch into a full queue blocks until the device finishes an op.
   // A replayed graph is submitted whole, so only eager launches see the queue limit.
   if (framework_ == Framework::eager && graph_[next_].kind != OpKind::Host &&
+      graph_[next_].kind != OpKind::Comm &&
       in_flight_ >= spec_.queue_depth) {
     queue_full_ = true;
     return;

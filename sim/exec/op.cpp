@@ -8,6 +8,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::Attention: return "attention";
     case OpKind::Vector: return "vector";
     case OpKind::Host: return "host";
+    case OpKind::Comm: return "comm";
   }
   return "?";
 }

@@ -6,6 +6,7 @@
 
 #include "hw/compute/matrix_engine.h"
 #include "hw/dtype.h"
+#include "workloads/parallel.h"
 
 namespace orrery {
 
@@ -14,6 +15,7 @@ enum class OpKind {
   Attention,  // fused attention (flash): matrix engine + softmax on the vector engine
   Vector,     // element-wise / normalisation / softmax / cast / optimizer update
   Host,       // host-only work (autograd engine start, Python bookkeeping)
+  Comm,       // a collective or point-to-point transfer on the network (NCCL-style)
 };
 enum class Pass { Forward, Backward, Optimizer, Other };
 /// Host-only work whose duration comes from the host spec.
@@ -28,6 +30,16 @@ struct AttentionShape {
   bool backward = false;
   /// Scores the kernel computes: B*H*Sq*Skv, halved (for Sq == Skv) when causal.
   [[nodiscard]] double scores() const;
+};
+
+/// A transfer among ranks. Collectives use nccl-tests' size convention (all_reduce: the
+/// buffer; all_gather: its output; reduce_scatter: its input). Pipeline sends/receives pair
+/// up by (direction, tag).
+struct CommOp {
+  std::string op;         // all_reduce | all_gather | reduce_scatter | send | recv
+  double bytes = 0;
+  CommGroup group = CommGroup::Tensor;
+  int tag = 0;            // pipeline: micro-batch (matching send and recv carry the same tag)
 };
 
 struct Op {
@@ -52,6 +64,7 @@ struct Op {
   bool cold = false;     // reads operands not touched recently (weights, KV cache): never
                          // served by an on-chip cache, whatever its size
   int iteration = 0;     // repeated steps (micro-benchmark loops, decode tokens)
+  CommOp comm;           // kind == Comm
 };
 
 /// The operator graph: vertices are ops in program (issue) order, edges are data dependencies.

@@ -152,15 +152,19 @@ std::string summary_text(const LoadedRun& run, const nlohmann::json& rep) {
   return out;
 }
 
-nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g, const SimResult& r) {
+nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g, const SimResult& r, int pid,
+                           const std::string& process) {
   nlohmann::json events = nlohmann::json::array();
-  const int pid = 1;
-  // Track ids: 1 host, 2.. engines, then memory levels.
+  // Track ids: 1 host, 2.. engines, then memory levels, then the network (if used).
   std::vector<std::string> tracks = {r.resources.host};
   for (const auto& e : r.resources.engines) tracks.push_back("engine " + e);
   for (const auto& m : r.resources.memory) tracks.push_back("memory " + m);
+  bool network = false;
+  for (size_t i = 0; i < r.records.size(); ++i) network = network || g[i].kind == OpKind::Comm;
+  if (network) tracks.push_back("network");
+  const int network_tid = static_cast<int>(tracks.size());
   events.push_back({{"ph", "M"}, {"pid", pid}, {"name", "process_name"},
-                    {"args", {{"name", run.device.name}}}});
+                    {"args", {{"name", process.empty() ? run.device.name : process}}}});
   for (size_t t = 0; t < tracks.size(); ++t) {
     events.push_back({{"ph", "M"}, {"pid", pid}, {"tid", t + 1}, {"name", "thread_name"},
                       {"args", {{"name", tracks[t]}}}});
@@ -184,7 +188,8 @@ nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g, const SimResu
                       {"ts", rec.issue_start * 1e6}, {"dur", (rec.issue_end - rec.issue_start) * 1e6},
                       {"args", {{"kernels", op.kernels}, {"modules", op.modules}}}});
     if (op.kind == OpKind::Host) continue;
-    events.push_back({{"ph", "X"}, {"pid", pid}, {"tid", engine_tid(rec.engine)},
+    events.push_back({{"ph", "X"}, {"pid", pid},
+                      {"tid", op.kind == OpKind::Comm ? network_tid : engine_tid(rec.engine)},
                       {"name", op.name}, {"ts", rec.start * 1e6},
                       {"dur", (rec.end - rec.start) * 1e6}, {"args", args}});
     if (rec.level >= 0 && op.bytes > 0) {

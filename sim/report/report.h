@@ -14,8 +14,10 @@ namespace orrery {
 [[nodiscard]] nlohmann::json build_report(const LoadedRun& run, const OpGraph& g,
                                           const SimResult& r, const MemoryPlan& plan);
 [[nodiscard]] std::string summary_text(const LoadedRun& run, const nlohmann::json& report);
-/// Chrome trace-event JSON: one track per resource (host, engines, memory levels).
+/// Chrome trace-event JSON: one track per resource (host, engines, network, memory levels),
+/// as process `pid` named `process` (default: the device's name).
 [[nodiscard]] nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g,
-                                         const SimResult& r);
+                                         const SimResult& r, int pid = 1,
+                                         const std::string& process = "");
 
 }  // namespace orrery

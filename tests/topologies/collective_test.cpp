@@ -86,7 +86,7 @@ TEST_CASE("a_bad_network_is_a_clear_error", "[collective]") {
   r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set 'system.planes.nvlink.link_bandwidth=-1 GB/s'");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("system.planes.nvlink.link_bandwidth"));
-  r = run_orrery("run --system dgx-h100 --workload gpt2-xl-train");
+  r = run_orrery("run --system dgx-h100 --workload gpt2-xl-train --set workload.parallel.tp=3");
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("no parallel planner"));
+  CHECK_THAT(r.err, Catch::Contains("workload.parallel.tp") && Catch::Contains("does not divide"));
 }

@@ -57,14 +57,46 @@ Op make_host(const std::string& name, HostWork what, int units) {
   return op;
 }
 
+Op make_comm(const std::string& name, const std::string& op, double bytes, CommGroup group,
+               int tag) {
+  Op o;
+  o.name = name;
+  o.category = op;
+  o.kind = OpKind::Comm;
+  o.comm = {op, bytes, group, tag};
+  return o;
+}
+
 OpId GraphBuilder::add(Op op) {
   op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
   op.layer = layer_;
   op.iteration = iteration_;
   const OpId id = boost::add_vertex(std::move(op), graph_);
   if (last_ >= 0) boost::add_edge(static_cast<OpId>(last_), id, graph_);
+  for (OpId side : join_) boost::add_edge(side, id, graph_);
+  join_.clear();
   last_ = static_cast<long>(id);
   return id;
+}
+
+OpId GraphBuilder::add_side(Op op, int stream) {
+  op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
+  op.layer = layer_;
+  op.iteration = iteration_;
+  op.stream = stream;
+  const OpId id = boost::add_vertex(std::move(op), graph_);
+  if (last_ >= 0) boost::add_edge(static_cast<OpId>(last_), id, graph_);
+  if (static_cast<int>(side_last_.size()) <= stream) side_last_.resize(static_cast<size_t>(stream) + 1, -1);
+  long& prev = side_last_[static_cast<size_t>(stream)];
+  if (prev >= 0) boost::add_edge(static_cast<OpId>(prev), id, graph_);
+  prev = static_cast<long>(id);
+  pending_side_.push_back(id);
+  return id;
+}
+
+void GraphBuilder::join_side() {
+  join_.insert(join_.end(), pending_side_.begin(), pending_side_.end());
+  pending_side_.clear();
 }
 
 void GraphBuilder::sync_last() {

@@ -2,6 +2,7 @@
 // (each depends on the previous one), which is exactly the data order of an eager program.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "sim/exec/op.h"
 
@@ -21,6 +22,9 @@ namespace orrery {
 [[nodiscard]] Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt);
 /// Host-only work.
 [[nodiscard]] Op make_host(const std::string& name, HostWork what, int units = 1);
+/// A network transfer among ranks (see CommOp); one NCCL kernel launch.
+[[nodiscard]] Op make_comm(const std::string& name, const std::string& op, double bytes,
+                           CommGroup group, int tag = 0);
 
 class GraphBuilder {
  public:
@@ -29,6 +33,11 @@ class GraphBuilder {
   void set_pass(Pass p) { pass_ = p; }
   void set_layer(int layer) { layer_ = layer; }
   void set_iteration(int it) { iteration_ = it; }
+  /// Appends `op` on side stream `stream` (e.g. NCCL's): it waits for the last op of the main
+  /// chain and for the previous op of its stream, but the main chain does not wait for it.
+  OpId add_side(Op op, int stream);
+  /// The next op added to the main chain also waits for every side op issued so far.
+  void join_side();
   /// Marks the last op as synchronising (the host waits for it).
   void sync_last();
   [[nodiscard]] OpGraph take() { return std::move(graph_); }
@@ -40,6 +49,9 @@ class GraphBuilder {
   int layer_ = -1;
   int iteration_ = 0;
   long last_ = -1;
+  std::vector<long> side_last_;     // per side stream
+  std::vector<OpId> pending_side_;  // side ops not yet joined
+  std::vector<OpId> join_;          // side ops the next main op must wait for
 };
 
 }  // namespace orrery

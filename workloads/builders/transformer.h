@@ -1,13 +1,18 @@
 // Operator graphs of transformer workloads (GPT-2 and GPT-NeoX/GenSLM blocks) for the phases
 // train, prefill, decode and block, as an eager framework (PyTorch + Hugging Face) runs them.
 #pragma once
+#include <utility>
+
 #include "sim/exec/op.h"
 #include "workloads/workload.h"
 
 namespace orrery {
 
-/// Builds the op graph of a workload (every phase, including microbench).
-[[nodiscard]] OpGraph build_graph(const WorkloadSpec& w);
+/// Builds the op graph of a workload (every phase, including microbench) as pipeline stage
+/// `stage` of w.parallel runs it (stage 0 of a one-stage pipeline: the whole model).
+[[nodiscard]] OpGraph build_graph(const WorkloadSpec& w, int stage = 0);
+/// Layers [first, second) of pipeline stage `stage`: even split, earlier stages take the rest.
+[[nodiscard]] std::pair<int, int> stage_layers(long layers, int pp, int stage);
 
 /// Numeric formats a workload's tensors use.
 struct Numerics {

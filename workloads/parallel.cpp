@@ -1,0 +1,99 @@
+#include "workloads/parallel.h"
+
+#include <fmt/format.h>
+
+namespace orrery {
+
+const ParamTable& parallel_params() {
+  static const ParamTable t{
+      "parallel",
+      "How the workload is spread over the system's devices: dp x tp x pp must equal the "
+      "device count.",
+      {
+          {"dp", ParamType::Integer, Dim::Dimensionless, "0", "data-parallel replicas (0: devices / (tp x pp))", {}, false, 0, true},
+          {"tp", ParamType::Integer, Dim::Dimensionless, "1", "tensor-parallel ranks (Megatron column/row split of attention and MLP)"},
+          {"pp", ParamType::Integer, Dim::Dimensionless, "1", "pipeline stages (1F1B schedule); layers split evenly, earlier stages take the remainder"},
+          {"sp", ParamType::Bool, Dim::Dimensionless, "false", "sequence parallelism with tp: norms and dropout on 1/tp of the tokens; all-reduces become all-gather + reduce-scatter"},
+          {"microbatches", ParamType::Integer, Dim::Dimensionless, "1", "micro-batches per forward-backward pass; the batch is split among them"},
+          {"zero", ParamType::Integer, Dim::Dimensionless, "0", "0: every replica keeps the optimizer state; 1: ZeRO-1 shards it over dp (reduce-scatter gradients, all-gather weights)", {}, false, 0, true},
+          {"bucket", ParamType::Quantity, Dim::Bytes, "25 MiB", "data-parallel gradient bucket (PyTorch DDP bucket_cap_mb)"},
+          {"simulate", ParamType::Enum, Dim::Dimensionless, "representatives", "representatives: one rank per pipeline stage stands for its identical peers; all: every rank (slow; same answer on symmetric networks)", {"representatives", "all"}},
+      }};
+  return t;
+}
+
+ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int devices) {
+  const Section s(node, path, parallel_params());
+  ParallelSpec p;
+  p.tp = static_cast<int>(s.integer("tp"));
+  p.pp = static_cast<int>(s.integer("pp"));
+  p.sp = s.boolean("sp");
+  p.microbatches = static_cast<int>(s.integer("microbatches"));
+  p.zero = static_cast<int>(s.integer("zero"));
+  p.bucket_bytes = s.quantity("bucket");
+  p.all_ranks = s.string("simulate") == "all";
+  for (const char* k : {"tp", "pp", "microbatches"})
+    if (s.integer(k) < 1) s.fail(k, "must be >= 1");
+  if (p.zero != 0 && p.zero != 1) s.fail("zero", "valid: 0 (none) or 1 (ZeRO-1 optimizer sharding)");
+  if (p.sp && p.tp < 2) s.fail("sp", "sequence parallelism needs tp > 1");
+  if (!(p.bucket_bytes > 0)) s.fail("bucket", "must be positive");
+  const long dp = s.integer("dp");
+  if (dp == 0) {
+    if (devices % (p.tp * p.pp) != 0)
+      s.fail("tp", fmt::format("tp x pp = {} does not divide the system's {} devices", p.tp * p.pp, devices));
+    p.dp = devices / (p.tp * p.pp);
+  } else {
+    p.dp = static_cast<int>(dp);
+  }
+  if (p.ranks() != devices)
+    s.fail(dp == 0 ? "tp" : "dp",
+           fmt::format("dp x tp x pp = {} x {} x {} = {} but the system has {} devices; they must match",
+                       p.dp, p.tp, p.pp, p.ranks(), devices));
+  return p;
+}
+
+RankCoord coord_of(const ParallelSpec& s, int rank) {
+  return {rank % s.tp, (rank / s.tp) % s.dp, rank / (s.tp * s.dp)};
+}
+
+int rank_of(const ParallelSpec& s, RankCoord c) { return c.t + s.tp * (c.d + s.dp * c.p); }
+
+const char* comm_group_name(CommGroup g) {
+  switch (g) {
+    case CommGroup::Tensor: return "tp";
+    case CommGroup::Data: return "dp";
+    case CommGroup::PipelineNext: return "pp_next";
+    case CommGroup::PipelinePrev: return "pp_prev";
+  }
+  return "?";
+}
+
+const char* traffic_class(CommGroup g) {
+  switch (g) {
+    case CommGroup::Tensor: return "tensor";
+    case CommGroup::Data: return "data";
+    default: return "pipeline";
+  }
+}
+
+std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank) {
+  const RankCoord c = coord_of(s, rank);
+  std::vector<int> g;
+  switch (kind) {
+    case CommGroup::Tensor:
+      for (int t = 0; t < s.tp; ++t) g.push_back(rank_of(s, {t, c.d, c.p}));
+      break;
+    case CommGroup::Data:
+      for (int d = 0; d < s.dp; ++d) g.push_back(rank_of(s, {c.t, d, c.p}));
+      break;
+    case CommGroup::PipelineNext:
+      g = {rank, rank_of(s, {c.t, c.d, (c.p + 1) % s.pp})};
+      break;
+    case CommGroup::PipelinePrev:
+      g = {rank, rank_of(s, {c.t, c.d, (c.p - 1 + s.pp) % s.pp})};
+      break;
+  }
+  return g;
+}
+
+}  // namespace orrery

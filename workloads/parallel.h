@@ -1,0 +1,50 @@
+// How a workload is spread over ranks: data, tensor (Megatron, optionally sequence-parallel)
+// and pipeline parallelism, ZeRO-1 and gradient accumulation, and where each rank sits.
+//
+// Rank layout (Megatron-LM order, tensor-parallel fastest):
+//   rank = t + tp * (d + dp * p)      t < tp, d < dp, p < pp
+// so a tensor-parallel group is `tp` consecutive devices (inside a node when tp <= its size).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "sim/config/params.h"
+
+namespace orrery {
+
+struct ParallelSpec {
+  int dp = 1, tp = 1, pp = 1;
+  bool sp = false;            // Megatron sequence parallelism (needs tp > 1)
+  int microbatches = 1;       // pipeline micro-batches per forward-backward pass (1F1B)
+  int zero = 0;               // 0: replicated optimizer; 1: ZeRO-1 sharded optimizer state
+  double bucket_bytes = 25.0 * 1024 * 1024;  // DDP gradient bucket (bucket_cap_mb = 25)
+  bool all_ranks = false;     // simulate every rank instead of one per distinct role
+
+  [[nodiscard]] int ranks() const { return dp * tp * pp; }
+};
+
+[[nodiscard]] const ParamTable& parallel_params();
+/// Reads `parallel:`; an absent dp fills the system (devices / (tp * pp)).
+[[nodiscard]] ParallelSpec read_parallel(const YAML::Node& node, const std::string& path,
+                                         int devices);
+
+/// Coordinates of a rank.
+struct RankCoord {
+  int t = 0, d = 0, p = 0;
+};
+[[nodiscard]] RankCoord coord_of(const ParallelSpec& s, int rank);
+[[nodiscard]] int rank_of(const ParallelSpec& s, RankCoord c);
+
+/// The groups a collective runs over. Tensor: the tp ranks of one (d, p); data: the dp ranks
+/// of one (t, p). Pipeline peers: the rank of the next or previous stage with the same (t, d);
+/// stages form a ring (the last stage's next is the first: generated tokens go back to it).
+enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev };
+[[nodiscard]] const char* comm_group_name(CommGroup g);
+/// Members of the group of `kind` that `rank` belongs to, in ring order.
+[[nodiscard]] std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank);
+/// The traffic class a group's transfers carry (plane selection): tensor, data, pipeline.
+[[nodiscard]] const char* traffic_class(CommGroup g);
+
+}  // namespace orrery
