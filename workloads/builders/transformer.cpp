@@ -412,9 +412,13 @@ void TransformerProgram::stage_backward(const std::vector<Step>& emb,
     emit_backward(hd, -1);
     add_gradients(2 * d + ((!m_.tied_embeddings || !first_stage()) ? V * d : 0.0), reduce_grads, false);
   }
+  const double f = double(m_.ffn);
   for (int l = l1_ - 1; l >= l0_; --l) {
     emit_backward(layers[static_cast<size_t>(l - l0_)], l);
-    add_gradients(m_.block_params(), reduce_grads, false);
+    // DDP fills buckets tensor by tensor in backward order: fc2, fc1, proj, qkv (with their
+    // biases), then the two norms.
+    for (double t : {f * d + d, d * f + f, d * d + d, 3 * d * d + 3 * d, 4 * d})
+      add_gradients(t, reduce_grads, false);
   }
   if (first_stage()) {
     emit_backward(emb, -1);
