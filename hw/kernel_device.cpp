@@ -117,8 +117,10 @@ void KernelDeviceModule::start_ready(double now) {
         r.start = now;
         r.waited = why;
         r.after = after;
-        r.engine = "network";
-        r.bound = "network";
+        // A pipeline receive mostly waits for the previous stage: that is the bubble.
+        const bool recv = graph_[id].comm.op == "recv";
+        r.engine = recv ? "pipeline wait" : "network";
+        r.bound = r.engine;
         comm_running_.push_back(id);
         if (on_comm_start) on_comm_start(id);
         break;

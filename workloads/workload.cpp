@@ -97,6 +97,8 @@ void check_parallel(const WorkloadSpec& w, const Section& s) {
   const ModelSpec& m = w.model;
   if (m.heads % p.tp != 0)
     s.fail("tp", fmt::format("tp = {} does not divide the model's {} attention heads", p.tp, m.heads));
+  if (m.hidden % p.tp != 0)
+    s.fail("tp", fmt::format("tp = {} does not divide the model's hidden size {} (Megatron splits it evenly)", p.tp, m.hidden));
   if (m.ffn % p.tp != 0)
     s.fail("tp", fmt::format("tp = {} does not divide the model's ffn width {}", p.tp, m.ffn));
   if (p.sp && w.seq_len % p.tp != 0 && w.phase != Phase::decode)

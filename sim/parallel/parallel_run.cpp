@@ -137,6 +137,7 @@ RunOutput execute_parallel(const LoadedRun& run, bool want_trace) {
     }
     rr.result.resources = devices[i]->resources();
     rr.result.resources.engines.push_back("network");
+    if (par.pp > 1) rr.result.resources.engines.push_back("pipeline wait");
     rr.result.events = hosts[i]->events() + devices[i]->events();
     events += rr.result.events;
     analyse(rr, g);

@@ -46,3 +46,37 @@ TEST_CASE("example_genslm_long_sequences_shift_work_to_attention", "[examples]")
   CHECK(s10k["summary"]["mfu"].get<double>() > s2k["summary"]["mfu"].get<double>());
   CHECK(s10k["summary"]["peak_memory_bytes"].get<double>() > s2k["summary"]["peak_memory_bytes"].get<double>());
 }
+
+TEST_CASE("example_gradient_accumulation_shrinks_the_all_reduce_share", "[examples]") {
+  const std::string base = "--system dgx-h100 --workload examples/gradient-accumulation/train.yaml";
+  double previous = 1;
+  double comm_1 = 0;
+  for (int k : {1, 4, 32}) {
+    const auto r = run_report(base + " --set workload.grad_accum=" + std::to_string(k));
+    const double comm = r["summary"]["comm_s"], step = r["summary"]["step_time_s"];
+    if (k == 1) comm_1 = comm;
+    CHECK(comm == Approx(comm_1).epsilon(1e-6));  // one reduction per optimizer step
+    CHECK(comm / step < previous);
+    previous = comm / step;
+  }
+  CHECK(previous < 0.01);
+}
+
+TEST_CASE("example_genslm_25b_needs_model_parallelism_on_a_dgx", "[examples]") {
+  const std::string base = "--system dgx-h100 --workload examples/genslm-25b-tp-vs-dp/train.yaml";
+  const auto dp = run_orrery("run " + base + " --set workload.parallel.tp=1 --set workload.parallel.pp=1 "
+                             "--set workload.parallel.microbatches=1");
+  CHECK(dp.exit_code == 3);
+  CHECK_THAT(dp.err, Catch::Contains("optimizer_state"));
+  const auto tp4pp2 = run_report(base);
+  const auto pp8 = run_report(base + " --set workload.parallel.tp=1 --set workload.parallel.pp=8");
+  auto share = [](const nlohmann::json& r, const std::string& res) {
+    for (const auto& b : r["bottlenecks"])
+      if (b["resource"] == res) return b["critical_path_share"].get<double>();
+    return 0.0;
+  };
+  // Tensor parallel waits on all-reduces; a deep pipeline on its bubble, (pp-1)/(m+pp-1) = 7/15.
+  CHECK(share(tp4pp2, "network") > 0.02);
+  CHECK(share(pp8, "pipeline wait") == Approx(7.0 / 15).epsilon(0.15));
+  CHECK(tp4pp2["summary"]["peak_memory_bytes"].get<double>() < 80e9);
+}
