@@ -26,7 +26,7 @@ const ParamTable& system_params() {
           {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
           {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has"},
           {"devices_per_node", ParamType::Integer, Dim::Dimensionless, "", "devices per node (default: devices, one node); devices must be a multiple. Device i is in node i / devices_per_node", {}, true},
-          {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named n<k>.cpu<j>), not devices", {}, false, 0, true},
+          {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named like n3.cpu1), not devices", {}, false, 0, true},
           {"planes", ParamType::Any, Dim::Dimensionless, "", "mapping name -> network plane joining the devices (see `plane`)", {}, true},
       }};
   return t;

@@ -57,7 +57,7 @@ const ParamTable& plane_params() {
           {"spines", ParamType::Integer, Dim::Dimensionless, "4", "fat_tree: spine switches per rail; every leaf of the rail has one uplink to each"},
           {"oversubscription", ParamType::Real, Dim::Dimensionless, "1", "fat_tree: leaf downlink bandwidth / uplink bandwidth (when uplink_bandwidth is not given)"},
           {"uplink_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "fat_tree: bandwidth of one leaf-spine link (default: derived from oversubscription)", {}, true},
-          {"switches", ParamType::Any, Dim::Dimensionless, "", "graph: names of switch nodes (endpoints are d0, d1, ..., cpu0, ...; n<k>.d<i> in a multi-node system plane)", {}, true},
+          {"switches", ParamType::Any, Dim::Dimensionless, "", "graph: names of switch nodes (endpoints are d0, d1, ..., cpu0, ...; n3.d5 in a multi-node system plane)", {}, true},
           {"links", ParamType::Any, Dim::Dimensionless, "", "graph: list of [a, b] or {a, b, bandwidth, latency} cables", {}, true},
           {"read_efficiency", ParamType::Real, Dim::Dimensionless, "", "point-to-point read: achievable fraction of link bandwidth (default: efficiency)", {}, true},
           {"write_efficiency", ParamType::Real, Dim::Dimensionless, "", "point-to-point write: achievable fraction of link bandwidth (default: efficiency)", {}, true},
