@@ -24,8 +24,21 @@ const Plane& collective_plane(const LoadedRun& run) {
   }
   if (!want.empty())
     throw ConfigError(fmt::format("workload.collective.plane: unknown plane '{}'; the system has: {}", want, names));
+  // The first plane carrying collective traffic that connects the whole group (a node-scoped
+  // plane does not connect devices of different nodes), else the first carrying it at all.
+  const auto carries = [](const Plane& p) {
+    return std::find(p.traffic.begin(), p.traffic.end(), "collective") != p.traffic.end();
+  };
+  const auto joins_group = [&](const Plane& p) {
+    for (size_t i = 0; i < run.workload.collective.group.size(); ++i)
+      for (size_t j = 0; j < run.workload.collective.group.size(); ++j)
+        if (i != j && !p.connects(run.workload.collective.group[i], run.workload.collective.group[j])) return false;
+    return true;
+  };
   for (const auto& p : run.planes)
-    if (std::find(p.traffic.begin(), p.traffic.end(), "collective") != p.traffic.end()) return p;
+    if (carries(p) && joins_group(p)) return p;
+  for (const auto& p : run.planes)
+    if (carries(p)) return p;
   return run.planes.front();
 }
 
@@ -55,9 +68,13 @@ class CollectiveDriver : public sc_core::sc_module {
     if (pending_ == 0) return launch(r + 1);
     for (const auto& f : rounds_[r]) {
       ++result_.flows;
-      net_.start_flow(f.src, f.dst, f.bytes, [this, r] {
+      auto arrived = [this, r] {
         if (--pending_ == 0) launch(r + 1);
-      });
+      };
+      if (net_.plane().spread)
+        net_.start_spread_flow(f.src, f.dst, f.bytes, arrived);
+      else
+        net_.start_flow(f.src, f.dst, f.bytes, arrived);
     }
   }
 
@@ -85,10 +102,12 @@ CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c
 
 RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
   const CollectiveSpec& c = run.workload.collective;
+  if (is_point_to_point(c.op)) return execute_point_to_point(run, want_trace);
   const Plane& plane = collective_plane(run);
   for (int d : c.group)
     if (d >= plane.devices())
       throw ConfigError(fmt::format("collective: device {} is not on plane '{}'", d, plane.name));
+  check_group_connected(plane, c.group);
   const CollectiveResult r = simulate_collective(plane, c);
   const int n = static_cast<int>(c.group.size());
   const double algbw = c.bytes / r.time;
@@ -149,6 +168,123 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
     for (size_t k = 0; k < r.rounds.size(); ++k)
       events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", fmt::format("round {}", k)},
                         {"ts", r.rounds[k].first * 1e6}, {"dur", (r.rounds[k].second - r.rounds[k].first) * 1e6}});
+    out.trace = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
+  }
+  return out;
+}
+
+}  // namespace orrery
+
+// ---- Group connectivity and point-to-point transfers (systems branch) ----------------------
+
+namespace orrery {
+
+void check_group_connected(const Plane& plane, const std::vector<int>& group) {
+  for (int a : group)
+    for (int b : group) {
+      if (a == b || plane.connects(a, b)) continue;
+      const auto& sh = plane.shape;
+      throw ConfigError(fmt::format(
+          "workload.collective.group: devices {} ({}) and {} ({}) are not connected by plane '{}' "
+          "(scope: {}{}); choose a plane that joins them with --set workload.collective.plane=NAME, "
+          "or a group inside one node",
+          a, sh.name(a), b, sh.name(b), plane.name, plane.scope,
+          plane.scope == "node" ? ": it joins only devices of the same node" : ""));
+    }
+}
+
+PointToPointTime point_to_point_time(const Plane& plane, int src, int dst, double bytes, bool write) {
+  // Data flows src -> dst for a write, dst -> src for a read.
+  const int from = write ? src : dst, to = write ? dst : src;
+  std::vector<std::vector<int>> paths =
+      plane.spread ? plane.routes(from, to) : std::vector<std::vector<int>>{plane.route(from, to)};
+  const double eff = write ? plane.write_efficiency : plane.read_efficiency;
+  std::vector<double> capacity;
+  for (const auto& l : plane.links) capacity.push_back(l.bandwidth * eff);
+  PointToPointTime t;
+  for (double r : max_min_rates(paths, capacity)) t.rate += r;
+  t.paths = static_cast<int>(paths.size());
+  t.hops = static_cast<int>(paths.front().size());
+  const double out = plane.path_latency(plane.route(src, dst));  // request or data, src -> dst
+  const double back = plane.path_latency(plane.route(dst, src));  // data or acknowledgement
+  const double access = plane.shape.is_cpu(dst) ? plane.cpu_access_latency : plane.access_latency;
+  t.latency = out + access + back + (write ? plane.write_latency : 0.0);
+  t.time = t.latency + bytes / t.rate;
+  return t;
+}
+
+namespace {
+
+int resolve_endpoint(const LoadedRun& run, const std::string& key, const std::string& text) {
+  const SystemShape& sh = run.shape;
+  int e = -1;
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    e = std::stoi(text);
+    if (e >= sh.devices) e = -1;
+  } else {
+    e = sh.find(text);
+  }
+  if (e >= 0) return e;
+  std::string valid = fmt::format("a device index 0..{}, or a name {} .. {}", sh.devices - 1,
+                                  sh.name(0), sh.name(sh.devices - 1));
+  if (sh.cpus() > 0) valid += fmt::format(", {} .. {}", sh.name(sh.devices), sh.name(sh.endpoints() - 1));
+  throw ConfigError(fmt::format("workload.collective.{}: unknown endpoint '{}'; valid: {}", key, text, valid));
+}
+
+}  // namespace
+
+RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace) {
+  const CollectiveSpec& c = run.workload.collective;
+  const int src = resolve_endpoint(run, "src", c.src);
+  const int dst = resolve_endpoint(run, "dst", c.dst);
+  const SystemShape& sh = run.shape;
+  // The named plane, or the first that connects src to dst.
+  const Plane* plane = nullptr;
+  std::string names;
+  for (const auto& p : run.planes) {
+    names += (names.empty() ? "" : ", ") + p.name;
+    if (c.plane.empty() ? (!plane && p.connects(src, dst) && p.connects(dst, src)) : p.name == c.plane) plane = &p;
+  }
+  if (!plane && !c.plane.empty())
+    throw ConfigError(fmt::format("workload.collective.plane: unknown plane '{}'; the system has: {}", c.plane, names));
+  if (!plane || !plane->connects(src, dst) || !plane->connects(dst, src))
+    throw ConfigError(fmt::format(
+        "workload.collective: no plane {}connects {} and {} (planes: {}; a CPU is reachable only on "
+        "planes with cpus: true, and a node-scoped plane joins only endpoints of one node)",
+        c.plane.empty() ? "" : "named '" + c.plane + "' ", sh.name(src), sh.name(dst), names));
+  const bool write = c.op == "write";
+  const PointToPointTime t = point_to_point_time(*plane, src, dst, c.bytes, write);
+  RunOutput out;
+  nlohmann::json& rep = out.report;
+  rep["orrery"] = {{"version", "0.1"}, {"report_schema", 1}};
+  rep["inputs"] = inputs_json(run);
+  rep["system"] = {{"name", run.system_name}, {"devices", run.devices}, {"nodes", run.nodes},
+                   {"cpus", sh.cpus()}};
+  rep["summary"] = {{"phase", "collective"},
+                    {"op", c.op},
+                    {"plane", plane->name},
+                    {"src", sh.name(src)},
+                    {"dst", sh.name(dst)},
+                    {"bytes", c.bytes},
+                    {"step_time_s", t.time},
+                    {"latency_us", t.time * 1e6},
+                    {"fixed_latency_us", t.latency * 1e6},
+                    {"bandwidth_GBps", c.bytes / t.time / 1e9},
+                    {"path_rate_GBps", t.rate / 1e9},
+                    {"hops", t.hops},
+                    {"paths", t.paths}};
+  rep["sim"] = {{"events", 0}, {"flows", t.paths}, {"simulated_s", t.time}, {"wall_s", 0.0}, {"events_per_s", 0.0}};
+  out.summary_text = fmt::format(
+      "Orrery — {} of {} by {} from {} on plane '{}' of {}\n"
+      "  time             {}\n  bandwidth        {:.1f} GB/s\n  fixed latency    {}\n"
+      "  {} hops each way, spread over {} paths (closed form, no events)\n",
+      c.op, format_quantity(c.bytes, Dim::Bytes), sh.name(src), sh.name(dst), plane->name,
+      run.system_name, format_quantity(t.time, Dim::Time), c.bytes / t.time / 1e9,
+      format_quantity(t.latency, Dim::Time), t.hops, t.paths);
+  if (want_trace) {
+    nlohmann::json events = nlohmann::json::array();
+    events.push_back({{"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", plane->name}}}});
+    events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", c.op + " " + sh.name(dst)}, {"ts", 0.0}, {"dur", t.time * 1e6}});
     out.trace = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
   }
   return out;

@@ -21,6 +21,28 @@ struct CollectiveResult {
 [[nodiscard]] const Plane& collective_plane(const LoadedRun& run);
 /// Simulates the collective (one SystemC kernel per process, like simulate()).
 [[nodiscard]] CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c);
+/// Every pair of the group is connected by the plane, or a ConfigError says which is not.
+void check_group_connected(const Plane& plane, const std::vector<int>& group);
+
+/// Point-to-point memory transfer (op read / write) on one plane, computed in closed form:
+///   read : T = L(src->dst) + a(dst) + L(dst->src) + bytes / R_read      (request out, data back)
+///   write: T = L(src->dst) + bytes / R_write + a(dst) + w + L(dst->src)  (data out, ack back)
+/// L = sum of the path's per-hop link latencies; a(dst) = the plane's access_latency (device)
+/// or cpu_access_latency (CPU); w = write_latency; R = sum over the paths the data takes (one
+/// per port on a spread plane) of their max-min fair rates over links of bandwidth x
+/// read_efficiency / write_efficiency.
+struct PointToPointTime {
+  double time = 0;       // T
+  double latency = 0;    // T without the bytes / R term
+  double rate = 0;       // R, bytes/s
+  int hops = 0;          // links on one path, one way
+  int paths = 0;         // parallel paths the data is spread over
+};
+[[nodiscard]] PointToPointTime point_to_point_time(const Plane& plane, int src, int dst,
+                                                   double bytes, bool write);
+/// Runs and reports a read / write workload.
+[[nodiscard]] RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace);
+
 /// Runs and reports the collective phase.
 [[nodiscard]] RunOutput execute_collective(const LoadedRun& run, bool want_trace);
 

@@ -19,13 +19,15 @@ namespace orrery {
 const ParamTable& system_params() {
   static const ParamTable t{
       "system",
-      "What the workload runs on. Today one device; a bare device preset name is a one-device "
-      "system.",
+      "What the workload runs on: identical devices, grouped in nodes, optionally with CPUs, "
+      "joined by network planes; a bare device preset name is a one-device system.",
       {
           {"name", ParamType::String, Dim::Dimensionless, "-", "system name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what this system is"},
           {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
           {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has"},
+          {"devices_per_node", ParamType::Integer, Dim::Dimensionless, "", "devices per node (default: devices, one node); devices must be a multiple. Device i is in node i / devices_per_node", {}, true},
+          {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named like n3.cpu1), not devices", {}, false, 0, true},
           {"planes", ParamType::Any, Dim::Dimensionless, "", "mapping name -> network plane joining the devices (see `plane`)", {}, true},
       }};
   return t;
@@ -98,6 +100,18 @@ LoadedRun load_run(const RunRequest& request) {
   const YAML::Node device = resolve_preset(PresetKind::Device, s.node("device"), "system.device");
   run.device = read_device(device, "system.device");
   run.devices = static_cast<int>(s.integer("devices"));
+  run.devices_per_node = s.has("devices_per_node") ? static_cast<int>(s.integer("devices_per_node")) : run.devices;
+  if (run.devices % run.devices_per_node != 0) {
+    std::string divisors;
+    for (int d = 1; d <= run.devices; ++d)
+      if (run.devices % d == 0) divisors += (divisors.empty() ? "" : ", ") + std::to_string(d);
+    s.fail("devices_per_node", fmt::format("value {} does not divide devices ({}); devices must be a "
+                                           "multiple of devices_per_node (divisors of {}: {})",
+                                           run.devices_per_node, run.devices, run.devices, divisors));
+  }
+  run.nodes = run.devices / run.devices_per_node;
+  run.cpus_per_node = static_cast<int>(s.integer("cpus_per_node"));
+  run.shape = {run.devices, run.devices_per_node, run.cpus_per_node};
   if (s.has("planes")) {
     const YAML::Node planes = s.node("planes");
     if (!planes.IsMap() || planes.size() == 0)
@@ -105,7 +119,7 @@ LoadedRun load_run(const RunRequest& request) {
     for (auto it = planes.begin(); it != planes.end(); ++it) {
       const std::string name = it->first.as<std::string>();
       run.planes.push_back(build_plane(Section(it->second, "system.planes." + name, plane_params()),
-                                       name, run.devices));
+                                       name, run.shape));
     }
   } else if (run.devices > 1) {
     s.fail("planes", "a system with more than one device needs at least one network plane");

@@ -25,6 +25,10 @@ struct LoadedRun {
   WorkloadSpec workload;
   std::string system_name;
   int devices = 1;              // identical devices of type `device`
+  int devices_per_node = 1;     // devices are grouped in nodes of this many
+  int nodes = 1;                // devices / devices_per_node
+  int cpus_per_node = 0;        // CPU endpoints per node (not devices; see SystemShape)
+  SystemShape shape;            // the above, as planes see it
   std::vector<Plane> planes;    // network planes joining them
   nlohmann::json system_yaml;    // resolved system config (presets merged, overrides applied)
   nlohmann::json workload_yaml;  // resolved workload config

@@ -14,14 +14,33 @@ const ParamTable& collective_params() {
       "collective",
       "One collective on its own (phase: collective).",
       {
-          {"op", ParamType::Enum, Dim::Dimensionless, "", "the collective", {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv"}},
+          {"op", ParamType::Enum, Dim::Dimensionless, "", "the collective", {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv", "read", "write"}},
           {"bytes", ParamType::Quantity, Dim::Bytes, "", "size as nccl-tests counts it: the buffer each rank holds (all_gather: its output)"},
           {"group", ParamType::Any, Dim::Dimensionless, "all", "all (every device) or a list of device indices in ring order"},
           {"algorithm", ParamType::Enum, Dim::Dimensionless, "auto", "how the collective becomes flows", {"auto", "ring", "tree", "direct", "chain"}},
           {"plane", ParamType::String, Dim::Dimensionless, "", "network plane to run on (default: the first that carries collective traffic)", {}, true},
+          {"src", ParamType::String, Dim::Dimensionless, "", "read/write: the endpoint that issues the transfer: a device index or a name (n0.d3, n1.cpu0)", {}, true},
+          {"dst", ParamType::String, Dim::Dimensionless, "", "read/write: the endpoint whose memory is read or written", {}, true},
       }};
   return t;
 }
+
+bool is_point_to_point(const std::string& op) { return op == "read" || op == "write"; }
+
+namespace {
+
+/// read / write: `src` and `dst` endpoints (checked against the system when the run starts).
+void read_point_to_point(const Section& s, CollectiveSpec& c) {
+  if (s.has("group")) s.fail("group", fmt::format("{} is point to point: give src and dst, not group", c.op));
+  for (const char* key : {"src", "dst"})
+    if (!s.has(key)) s.fail(key, fmt::format("{} needs src (who issues it) and dst (whose memory)", c.op));
+  c.src = s.string("src");
+  c.dst = s.string("dst");
+  if (c.src == c.dst) s.fail("dst", "src and dst are the same endpoint");
+  (void)resolve_algorithm(c);
+}
+
+}  // namespace
 
 CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, collective_params());
@@ -30,6 +49,12 @@ CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, 
   c.bytes = s.quantity("bytes");
   c.algorithm = s.string("algorithm");
   if (s.has("plane")) c.plane = s.string("plane");
+  if (is_point_to_point(c.op)) {
+    read_point_to_point(s, c);
+    return c;
+  }
+  for (const char* key : {"src", "dst"})
+    if (s.has(key)) s.fail(key, fmt::format("only read and write take src and dst; {} uses group", c.op));
   const YAML::Node g = s.node("group");
   if (!g || (g.IsScalar() && g.as<std::string>() == "all")) {
     for (int i = 0; i < devices; ++i) c.group.push_back(i);
@@ -59,7 +84,7 @@ std::string resolve_algorithm(const CollectiveSpec& c) {
     if (c.op == "all_reduce") return {"ring", "tree"};
     if (c.op == "all_gather" || c.op == "reduce_scatter") return {"ring"};
     if (c.op == "broadcast") return {"chain"};
-    if (c.op == "all_to_all") return {"direct"};
+    if (c.op == "all_to_all" || is_point_to_point(c.op)) return {"direct"};
     return {"ring"};  // send_recv: ring shift
   }();
   if (c.algorithm == "auto") return valid.front();

@@ -11,12 +11,18 @@
 namespace orrery {
 
 struct CollectiveSpec {
-  std::string op;          // all_reduce | all_gather | reduce_scatter | broadcast | all_to_all | send_recv
+  std::string op;          // all_reduce | all_gather | reduce_scatter | broadcast | all_to_all | send_recv | read | write
   double bytes = 0;        // nccl-tests "size": the buffer each rank holds (output for all_gather)
   std::vector<int> group;  // device indices, in ring order
   std::string algorithm;   // ring | tree | direct | chain | auto
   std::string plane;       // empty: the first plane that carries "collective" traffic
+  // read / write (point to point): `src` issues it, `dst` is the endpoint whose memory is read
+  // or written; endpoint names or device indices, resolved against the system's endpoints.
+  std::string src, dst;
 };
+
+/// read and write are point-to-point memory transfers, not collectives over a group.
+[[nodiscard]] bool is_point_to_point(const std::string& op);
 
 struct FlowSpec {
   int src = 0, dst = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 namespace orrery {
 
@@ -58,6 +59,30 @@ NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
 void NetworkModule::start_flow(int src, int dst, double bytes, std::function<void()> done) {
   Flow f;
   f.path = plane_.route(src, dst);
+  f.remaining = bytes;
+  double latency = 0;
+  for (int l : f.path) latency += plane_.links[static_cast<size_t>(l)].latency;
+  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency;
+  f.done = std::move(done);
+  flows_.push_back(std::move(f));
+  wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+// Multi-path transfers (systems branch): one flow per path, the last arrival completes them.
+void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::function<void()> done) {
+  auto paths = plane_.routes(src, dst);
+  auto left = std::make_shared<size_t>(paths.size());
+  auto all_done = std::make_shared<std::function<void()>>(std::move(done));
+  const double part = bytes / static_cast<double>(paths.size());
+  for (auto& path : paths)
+    start_path_flow(std::move(path), part, [left, all_done] {
+      if (--*left == 0 && *all_done) (*all_done)();
+    });
+}
+
+void NetworkModule::start_path_flow(std::vector<int> path, double bytes, std::function<void()> done) {
+  Flow f;
+  f.path = std::move(path);
   f.remaining = bytes;
   double latency = 0;
   for (int l : f.path) latency += plane_.links[static_cast<size_t>(l)].latency;

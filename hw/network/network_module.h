@@ -22,6 +22,9 @@ class NetworkModule : public sc_core::sc_module {
   /// Starts a transfer of `bytes` from device `src` to device `dst` now; `done` runs when the
   /// last byte arrives.
   void start_flow(int src, int dst, double bytes, std::function<void()> done);
+  /// Like start_flow, but the bytes are split equally over plane().routes(src, dst), one part
+  /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
+  void start_spread_flow(int src, int dst, double bytes, std::function<void()> done);
   [[nodiscard]] long events() const { return events_; }
   /// Bytes each directed link carried so far.
   [[nodiscard]] const std::vector<double>& link_bytes() const { return link_bytes_; }
@@ -36,6 +39,7 @@ class NetworkModule : public sc_core::sc_module {
     bool active = false;
     std::function<void()> done;
   };
+  void start_path_flow(std::vector<int> path, double bytes, std::function<void()> done);
   void step();
   void advance(double now);
   void assign_rates();
