@@ -80,3 +80,18 @@ TEST_CASE("example_genslm_25b_needs_model_parallelism_on_a_dgx", "[examples]") {
   CHECK(share(pp8, "pipeline wait") == Approx(7.0 / 15).epsilon(0.15));
   CHECK(tp4pp2["summary"]["peak_memory_bytes"].get<double>() < 80e9);
 }
+
+TEST_CASE("example_data_parallel_scaling_over_1_8_64_h100s", "[examples]") {
+  const std::string w = " --workload examples/data-parallel-scaling/train.yaml";
+  const double one = run_report("--system h100-sxm" + w)["summary"]["tokens_per_s"];
+  const auto dgx = run_report("--system dgx-h100" + w);
+  const auto cluster = run_report("--system h100-cluster-64" + w);
+  const double eff8 = dgx["summary"]["tokens_per_s"].get<double>() / (8 * one);
+  const double eff64 = cluster["summary"]["tokens_per_s"].get<double>() / (64 * one);
+  CHECK(eff8 > 0.95);
+  CHECK(eff64 < 0.95);
+  CHECK(eff64 > 0.5);
+  CHECK(dgx["parallel"]["group_planes"]["dp"] == "nvlink");
+  CHECK(cluster["parallel"]["group_planes"]["dp"] == "infiniband");
+  CHECK(cluster["summary"]["comm_exposed_s"].get<double>() > dgx["summary"]["comm_exposed_s"].get<double>());
+}
