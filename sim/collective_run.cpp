@@ -114,6 +114,7 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
                     {"algorithm", resolve_algorithm(c)},
                     {"plane", plane.name},
                     {"ranks", n},
+                    {"local_size", node_size(c)},
                     {"bytes", c.bytes},
                     {"step_time_s", r.time},
                     {"algbw_GBps", algbw / 1e9},
