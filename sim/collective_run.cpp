@@ -44,42 +44,42 @@ const Plane& collective_plane(const LoadedRun& run) {
 
 namespace {
 
-/// Issues the rounds of a collective one after another on the network.
+/// Issues the stages of a collective one after another on the network: every flow of a stage
+/// starts together (paying the stage's rounds of path latency); the next stage starts when the
+/// last one arrived. Round-by-round expansion is the case of one-round stages.
 class CollectiveDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CollectiveDriver);
-  CollectiveDriver(sc_core::sc_module_name name, NetworkModule& net, std::vector<Round> rounds,
+  CollectiveDriver(sc_core::sc_module_name name, NetworkModule& net, std::vector<Stage> stages,
                    CollectiveResult& result)
-      : sc_module(name), net_(net), rounds_(std::move(rounds)), result_(result) {
+      : sc_module(name), net_(net), stages_(std::move(stages)), result_(result) {
     SC_METHOD(start);
   }
 
  private:
   void start() { launch(0); }
-  void launch(size_t r) {
+  void launch(size_t s) {
     const double now = sc_core::sc_time_stamp().to_seconds();
-    if (r > 0) result_.rounds.back().second = now;
-    if (r >= rounds_.size()) {
+    if (s > 0) result_.stages.back().second = now;
+    if (s >= stages_.size()) {
       result_.time = now;
       return;
     }
-    result_.rounds.push_back({now, now});
-    pending_ = rounds_[r].size();
-    if (pending_ == 0) return launch(r + 1);
-    for (const auto& f : rounds_[r]) {
+    result_.stages.push_back({now, now});
+    result_.rounds += stages_[s].rounds;
+    pending_ = stages_[s].flows.size();
+    if (pending_ == 0) return launch(s + 1);
+    const double rounds = stages_[s].rounds;
+    for (const auto& f : stages_[s].flows) {
       ++result_.flows;
-      auto arrived = [this, r] {
-        if (--pending_ == 0) launch(r + 1);
-      };
-      if (net_.plane().spread)
-        net_.start_spread_flow(f.src, f.dst, f.bytes, arrived);
-      else
-        net_.start_flow(f.src, f.dst, f.bytes, arrived);
+      net_.start_flow(f.src, f.dst, f.bytes, [this, s] {
+        if (--pending_ == 0) launch(s + 1);
+      }, rounds);
     }
   }
 
   NetworkModule& net_;
-  std::vector<Round> rounds_;
+  std::vector<Stage> stages_;
   CollectiveResult& result_;
   size_t pending_ = 0;
 };
@@ -91,11 +91,18 @@ CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c
     throw std::logic_error("simulate_collective() may run once per process");
   CollectiveResult result;
   const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Stage> stages;
+  if (c.expansion == "rounds") {
+    for (auto& r : expand_collective(c)) stages.push_back({std::move(r), 1});
+  } else {
+    stages = expand_stages(c);
+  }
+  result.expansion = c.expansion;
   NetworkModule net("network", plane);
-  CollectiveDriver driver("collective", net, expand_collective(c), result);
+  CollectiveDriver driver("collective", net, std::move(stages), result);
   sc_core::sc_start();
   result.link_bytes = net.link_bytes();
-  result.events = net.events() + static_cast<long>(result.rounds.size()) + 1;
+  result.events = net.events() + static_cast<long>(result.stages.size()) + 1;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
@@ -122,11 +129,14 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
                     {"algorithm", resolve_algorithm(c)},
                     {"plane", plane.name},
                     {"ranks", n},
+                    {"local_size", node_size(c)},
                     {"bytes", c.bytes},
                     {"step_time_s", r.time},
                     {"algbw_GBps", algbw / 1e9},
                     {"busbw_GBps", busbw / 1e9},
-                    {"rounds", r.rounds.size()}};
+                    {"expansion", r.expansion},
+                    {"stages", r.stages.size()},
+                    {"rounds", r.rounds}};
   // Per-link utilisation: bytes carried / (capacity x time), busiest first.
   std::vector<size_t> order(plane.links.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -157,17 +167,18 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
   out.summary_text = fmt::format(
       "Orrery — {} ({}) of {} over {} ranks on plane '{}' of {}\n"
       "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n"
-      "  simulated {} flows in {} rounds with {} events in {:.1f} ms\n",
+      "  simulated {} flows in {} {} ({} rounds) with {} events in {:.1f} ms\n",
       c.op, resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
       run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9, r.flows,
-      r.rounds.size(), r.events, 1e3 * r.wall_s);
+      r.stages.size(), r.expansion == "rounds" ? "rounds" : "stages", r.rounds, r.events, 1e3 * r.wall_s);
   if (want_trace) {
     nlohmann::json events = nlohmann::json::array();
     events.push_back({{"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", plane.name}}}});
     events.push_back({{"ph", "M"}, {"pid", 1}, {"tid", 1}, {"name", "thread_name"}, {"args", {{"name", "collective " + c.op}}}});
-    for (size_t k = 0; k < r.rounds.size(); ++k)
-      events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", fmt::format("round {}", k)},
-                        {"ts", r.rounds[k].first * 1e6}, {"dur", (r.rounds[k].second - r.rounds[k].first) * 1e6}});
+    const char* what = r.expansion == "rounds" ? "round" : "stage";
+    for (size_t k = 0; k < r.stages.size(); ++k)
+      events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", fmt::format("{} {}", what, k)},
+                        {"ts", r.stages[k].first * 1e6}, {"dur", (r.stages[k].second - r.stages[k].first) * 1e6}});
     out.trace = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
   }
   return out;

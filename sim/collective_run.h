@@ -1,5 +1,5 @@
-// Runs one collective on a network plane: rounds of flows on the SystemC network model, and
-// the report (time, algorithm and bus bandwidth as nccl-tests defines them, link utilisation).
+// Runs one collective on a network plane: its stages (or rounds) of flows on the SystemC
+// network model, and the report (time, algorithm and bus bandwidth as nccl-tests defines them, link utilisation).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,9 @@ namespace orrery {
 
 struct CollectiveResult {
   double time = 0;                         // seconds until the last flow arrived
-  std::vector<std::pair<double, double>> rounds;  // start and end of each round
+  std::string expansion;                   // staged | rounds
+  std::vector<std::pair<double, double>> stages;  // start and end of each stage (or round)
+  long rounds = 0;                         // rounds of the algorithm (sum over the stages)
   std::vector<double> link_bytes;          // bytes carried per directed link
   long events = 0;
   long flows = 0;

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "sim/config/errors.h"
+#include "sim/config/yaml_doc.h"
+#include "sim/units/quantity.h"
 
 namespace orrery {
 
@@ -14,11 +17,14 @@ const ParamTable& collective_params() {
       "collective",
       "One collective on its own (phase: collective).",
       {
-          {"op", ParamType::Enum, Dim::Dimensionless, "", "the collective", {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv", "read", "write"}},
-          {"bytes", ParamType::Quantity, Dim::Bytes, "", "size as nccl-tests counts it: the buffer each rank holds (all_gather: its output)"},
+          {"op", ParamType::Enum, Dim::Dimensionless, "", "the collective", {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "all_to_all_v", "send_recv", "read", "write"}},
+          {"bytes", ParamType::Quantity, Dim::Bytes, "", "size as nccl-tests counts it: the buffer each rank holds (all_gather: its output); not for all_to_all_v", {}, true},
           {"group", ParamType::Any, Dim::Dimensionless, "all", "all (every device) or a list of device indices in ring order"},
-          {"algorithm", ParamType::Enum, Dim::Dimensionless, "auto", "how the collective becomes flows", {"auto", "ring", "tree", "direct", "chain"}},
+          {"algorithm", ParamType::Enum, Dim::Dimensionless, "auto", "how the collective becomes flows (auto: hierarchical for all_reduce when 1 < local_size < ranks divides the ranks, else the first valid)", {"auto", "ring", "tree", "hierarchical", "direct", "chain"}},
           {"plane", ParamType::String, Dim::Dimensionless, "", "network plane to run on (default: the first that carries collective traffic)", {}, true},
+          {"local_size", ParamType::Integer, Dim::Dimensionless, "0", "ranks per node, consecutive in the group (hierarchical); 0: the whole group is one node", {}, false, 0, true},
+          {"expansion", ParamType::Enum, Dim::Dimensionless, "staged", "staged: few stages of concurrent flows, each paying its rounds' latencies; rounds: round by round", {"staged", "rounds"}},
+          {"sizes", ParamType::Any, Dim::Dimensionless, "", "all_to_all_v: matrix of bytes from the i-th to the j-th rank of the group, e.g. [[0, 1 MB], [2 MB, 0]]", {}, true},
           {"src", ParamType::String, Dim::Dimensionless, "", "read/write: the endpoint that issues the transfer: a device index or a name (n0.d3, n1.cpu0)", {}, true},
           {"dst", ParamType::String, Dim::Dimensionless, "", "read/write: the endpoint whose memory is read or written", {}, true},
       }};
@@ -40,16 +46,49 @@ void read_point_to_point(const Section& s, CollectiveSpec& c) {
   (void)resolve_algorithm(c);
 }
 
+std::vector<std::vector<double>> read_sizes(const Section& s, size_t n) {
+  const YAML::Node m = s.node("sizes");
+  if (!m.IsSequence() || m.size() != n)
+    s.fail("sizes", fmt::format("expected a {0} x {0} matrix (one row per rank of the group)", n));
+  std::vector<std::vector<double>> out;
+  for (size_t i = 0; i < n; ++i) {
+    const YAML::Node row = m[i];
+    const std::string at = fmt::format("{}[{}]", s.path_of("sizes"), i);
+    if (!row.IsSequence() || row.size() != n)
+      throw ConfigError(config_error_text(row, at, fmt::format("expected a row of {} sizes", n)));
+    std::vector<double> r;
+    for (size_t j = 0; j < n; ++j) {
+      const std::string text = row[j].as<std::string>();
+      double v = 0;
+      try {
+        const Quantity q = parse_quantity(text);
+        if (!(q.dim == Dim::Bytes || (q.dim == Dim::Dimensionless && q.value == 0)))
+          throw std::invalid_argument(fmt::format("'{}' is not a size; expected bytes in {}", text, dim_examples(Dim::Bytes)));
+        v = q.value;
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(config_error_text(row[j], fmt::format("{}[{}]", at, j), e.what()));
+      }
+      if (v < 0) throw ConfigError(config_error_text(row[j], fmt::format("{}[{}]", at, j), "a size cannot be negative"));
+      r.push_back(v);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace
 
 CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, collective_params());
   CollectiveSpec c;
   c.op = s.string("op");
-  c.bytes = s.quantity("bytes");
   c.algorithm = s.string("algorithm");
+  c.expansion = s.string("expansion");
+  c.local_size = static_cast<int>(s.integer("local_size"));
   if (s.has("plane")) c.plane = s.string("plane");
   if (is_point_to_point(c.op)) {
+    if (!s.has("bytes")) s.fail("bytes", "missing value");
+    c.bytes = s.quantity("bytes");
     read_point_to_point(s, c);
     return c;
   }
@@ -75,25 +114,54 @@ CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, 
     s.fail("group", "expected 'all' or a list of device indices");
   }
   if (c.group.size() < 2) s.fail("group", "a collective needs at least two devices");
-  (void)resolve_algorithm(c);
+  if (c.op == "all_to_all_v") {
+    if (s.has("bytes")) s.fail("bytes", "all_to_all_v takes its sizes from `sizes`; remove bytes");
+    if (!s.has("sizes")) s.fail("sizes", "all_to_all_v needs a matrix of sizes, one row per rank");
+    c.sizes = read_sizes(s, c.group.size());
+    double total = 0;
+    for (const auto& r : c.sizes)
+      for (double v : r) total += v;
+    c.bytes = total / static_cast<double>(c.group.size());
+    if (!(c.bytes > 0)) s.fail("sizes", "every size is 0");
+  } else {
+    if (s.has("sizes")) s.fail("sizes", "sizes is only for op all_to_all_v");
+    if (!s.has("bytes")) s.fail("bytes", "missing value");
+    c.bytes = s.quantity("bytes");
+  }
+  try {
+    (void)resolve_algorithm(c);
+  } catch (const ConfigError& e) {
+    s.fail("algorithm", e.what());
+  }
   return c;
 }
 
+int node_size(const CollectiveSpec& c) {
+  return c.local_size > 0 ? c.local_size : static_cast<int>(c.group.size());
+}
+
 std::string resolve_algorithm(const CollectiveSpec& c) {
+  const int n = static_cast<int>(c.group.size());
   const auto valid = [&]() -> std::vector<std::string> {
-    if (c.op == "all_reduce") return {"ring", "tree"};
+    if (c.op == "all_reduce") return {"ring", "tree", "hierarchical"};
     if (c.op == "all_gather" || c.op == "reduce_scatter") return {"ring"};
     if (c.op == "broadcast") return {"chain"};
-    if (c.op == "all_to_all" || is_point_to_point(c.op)) return {"direct"};
+    if (c.op == "all_to_all" || c.op == "all_to_all_v" || is_point_to_point(c.op)) return {"direct"};
     return {"ring"};  // send_recv: ring shift
   }();
-  if (c.algorithm == "auto") return valid.front();
+  const int m = node_size(c);
+  if (c.algorithm == "auto") {
+    if (c.op == "all_reduce" && m > 1 && m < n && n % m == 0) return "hierarchical";
+    return valid.front();
+  }
   if (std::find(valid.begin(), valid.end(), c.algorithm) == valid.end()) {
     std::string v;
     for (const auto& a : valid) v += (v.empty() ? "" : ", ") + a;
     throw ConfigError(fmt::format("collective: algorithm '{}' does not implement {}; valid: auto, {}",
                                   c.algorithm, c.op, v));
   }
+  if (c.algorithm == "hierarchical" && n % m != 0)
+    throw ConfigError(fmt::format("collective: hierarchical needs local_size ({}) to divide the group of {} ranks", m, n));
   return c.algorithm;
 }
 
@@ -106,26 +174,64 @@ Round ring_round(const std::vector<int>& g, double bytes) {
   return r;
 }
 
-/// Binary tree over group positions: parent of i is (i - 1) / 2.
-std::vector<Round> tree_all_reduce(const std::vector<int>& g, double bytes) {
-  const size_t n = g.size();
-  const int depth = static_cast<int>(std::ceil(std::log2(static_cast<double>(n))));
-  const int chunks = 8;
-  std::vector<Round> rounds;
-  // Pipelined: in round k, the edges at level (k - chunk) carry chunk `chunk`; simplified to
-  // all edges of the phase busy for chunks + depth - 1 rounds of S/chunks.
-  for (int phase = 0; phase < 2; ++phase) {
-    for (int k = 0; k < chunks + depth - 1; ++k) {
-      Round r;
-      for (size_t i = 1; i < n; ++i) {
-        const int child = g[i], parent = g[(i - 1) / 2];
-        r.push_back(phase == 0 ? FlowSpec{child, parent, bytes / chunks}
-                               : FlowSpec{parent, child, bytes / chunks});
-      }
-      rounds.push_back(std::move(r));
-    }
+/// Binary tree over group positions: parent of i is (i - 1) / 2. Pipelined in `chunks`: in
+/// round k the edges at level (k - chunk) carry chunk `chunk`; simplified to every edge of the
+/// phase busy for chunks + depth - 1 rounds of S/chunks.
+constexpr int kTreeChunks = 8;
+int tree_depth(size_t n) { return static_cast<int>(std::ceil(std::log2(static_cast<double>(n)))); }
+Round tree_phase(const std::vector<int>& g, double bytes, bool up) {
+  Round r;
+  for (size_t i = 1; i < g.size(); ++i) {
+    const int child = g[i], parent = g[(i - 1) / 2];
+    r.push_back(up ? FlowSpec{child, parent, bytes} : FlowSpec{parent, child, bytes});
   }
-  return rounds;
+  return r;
+}
+
+/// Chain broadcast from g[0]: S in `chunks` pieces; in round k, hop j forwards chunk k - j.
+int chain_chunks(size_t n) { return std::max(32, 4 * static_cast<int>(n)); }
+
+/// Hierarchical all-reduce, m ranks per node (consecutive in g), N = n/m nodes.
+///   intra reduce-scatter: per node, a ring of m ranks; m-1 rounds of S/m
+///   inter all-reduce:     per local index j, a ring of the N ranks g[k*m + j]; 2(N-1) rounds
+///                         of S/(m·N) (each rank's shard is S/m)
+///   intra all-gather:     as the reduce-scatter
+/// Time with uniform links: 2(m-1)(λ_intra + S/(m·B_intra)) + 2(N-1)(λ_inter + S/(m·N·B_inter)).
+struct Hier {
+  std::vector<std::vector<int>> nodes, peers;  // rings inside nodes, rings across nodes
+  int m = 0, big_n = 0;
+};
+Hier hierarchy(const CollectiveSpec& c) {
+  Hier h;
+  h.m = node_size(c);
+  h.big_n = static_cast<int>(c.group.size()) / h.m;
+  h.nodes.assign(static_cast<size_t>(h.big_n), {});
+  h.peers.assign(static_cast<size_t>(h.m), {});
+  for (size_t i = 0; i < c.group.size(); ++i) {
+    h.nodes[i / static_cast<size_t>(h.m)].push_back(c.group[i]);
+    h.peers[i % static_cast<size_t>(h.m)].push_back(c.group[i]);
+  }
+  return h;
+}
+Round rings_round(const std::vector<std::vector<int>>& rings, double bytes) {
+  Round r;
+  for (const auto& ring : rings)
+    if (ring.size() > 1)
+      for (const auto& f : ring_round(ring, bytes)) r.push_back(f);
+  return r;
+}
+
+Round direct_round(const CollectiveSpec& c) {
+  Round r;
+  const auto& g = c.group;
+  const double n = static_cast<double>(g.size());
+  for (size_t i = 0; i < g.size(); ++i)
+    for (size_t j = 0; j < g.size(); ++j) {
+      if (i == j) continue;
+      const double b = c.op == "all_to_all_v" ? c.sizes[i][j] : c.bytes / n;
+      if (b > 0) r.push_back({g[i], g[j], b});
+    }
+  return r;
 }
 
 }  // namespace
@@ -135,14 +241,22 @@ std::vector<Round> expand_collective(const CollectiveSpec& c) {
   const auto& g = c.group;
   const double n = static_cast<double>(g.size());
   std::vector<Round> rounds;
-  if (c.op == "all_reduce" && algo == "tree") return tree_all_reduce(g, c.bytes);
-  if (c.op == "all_reduce") {
+  if (c.op == "all_reduce" && algo == "tree") {
+    const int k = kTreeChunks + tree_depth(g.size()) - 1;
+    for (int phase = 0; phase < 2; ++phase)
+      for (int i = 0; i < k; ++i) rounds.push_back(tree_phase(g, c.bytes / kTreeChunks, phase == 0));
+  } else if (c.op == "all_reduce" && algo == "hierarchical") {
+    const Hier h = hierarchy(c);
+    const double shard = c.bytes / h.m;
+    for (int k = 0; k + 1 < h.m; ++k) rounds.push_back(rings_round(h.nodes, shard));
+    for (int k = 0; k + 1 < 2 * h.big_n - 1; ++k) rounds.push_back(rings_round(h.peers, shard / h.big_n));
+    for (int k = 0; k + 1 < h.m; ++k) rounds.push_back(rings_round(h.nodes, shard));
+  } else if (c.op == "all_reduce") {
     for (size_t k = 0; k + 1 < 2 * g.size() - 1; ++k) rounds.push_back(ring_round(g, c.bytes / n));
   } else if (c.op == "all_gather" || c.op == "reduce_scatter") {
     for (size_t k = 0; k + 1 < g.size(); ++k) rounds.push_back(ring_round(g, c.bytes / n));
   } else if (c.op == "broadcast") {
-    // Chain from g[0]: S in `chunks` pieces; in round k, hop j forwards chunk k - j.
-    const int chunks = std::max(32, 4 * static_cast<int>(g.size()));
+    const int chunks = chain_chunks(g.size());
     for (int k = 0; k < chunks + static_cast<int>(g.size()) - 2; ++k) {
       Round r;
       for (size_t j = 0; j + 1 < g.size(); ++j) {
@@ -151,22 +265,53 @@ std::vector<Round> expand_collective(const CollectiveSpec& c) {
       }
       rounds.push_back(std::move(r));
     }
-  } else if (c.op == "all_to_all") {
-    Round r;
-    for (int s : g)
-      for (int d : g)
-        if (s != d) r.push_back({s, d, c.bytes / n});
-    rounds.push_back(std::move(r));
+  } else if (c.op == "all_to_all" || c.op == "all_to_all_v") {
+    rounds.push_back(direct_round(c));
   } else {
     rounds.push_back(ring_round(g, c.bytes));
   }
   return rounds;
 }
 
+std::vector<Stage> expand_stages(const CollectiveSpec& c) {
+  const std::string algo = resolve_algorithm(c);
+  const auto& g = c.group;
+  const size_t n = g.size();
+  const double nd = static_cast<double>(n);
+  std::vector<Stage> stages;
+  const auto add = [&](Round flows, int rounds) {
+    if (!flows.empty() && rounds > 0) stages.push_back({std::move(flows), rounds});
+  };
+  if (c.op == "all_reduce" && algo == "tree") {
+    const int k = kTreeChunks + tree_depth(n) - 1;
+    for (int phase = 0; phase < 2; ++phase) add(tree_phase(g, k * c.bytes / kTreeChunks, phase == 0), k);
+  } else if (c.op == "all_reduce" && algo == "hierarchical") {
+    const Hier h = hierarchy(c);
+    const double shard = c.bytes / h.m;
+    add(rings_round(h.nodes, (h.m - 1) * shard), h.m - 1);
+    add(rings_round(h.peers, 2.0 * (h.big_n - 1) * shard / h.big_n), 2 * (h.big_n - 1));
+    add(rings_round(h.nodes, (h.m - 1) * shard), h.m - 1);
+  } else if (c.op == "all_reduce") {
+    add(ring_round(g, 2 * (nd - 1) / nd * c.bytes), 2 * (static_cast<int>(n) - 1));
+  } else if (c.op == "all_gather" || c.op == "reduce_scatter") {
+    add(ring_round(g, (nd - 1) / nd * c.bytes), static_cast<int>(n) - 1);
+  } else if (c.op == "broadcast") {
+    // Every hop busy in every round of the pipeline (its fill and drain included).
+    const int chunks = chain_chunks(n);
+    const int k = chunks + static_cast<int>(n) - 2;
+    Round r;
+    for (size_t j = 0; j + 1 < n; ++j) r.push_back({g[j], g[j + 1], k * c.bytes / chunks});
+    add(std::move(r), k);
+  } else {
+    for (auto& r : expand_collective(c)) add(std::move(r), 1);
+  }
+  return stages;
+}
+
 double bus_factor(const std::string& op, int ranks) {
   const double n = ranks;
   if (op == "all_reduce") return 2 * (n - 1) / n;
-  if (op == "all_gather" || op == "reduce_scatter" || op == "all_to_all") return (n - 1) / n;
+  if (op == "all_gather" || op == "reduce_scatter" || op == "all_to_all" || op == "all_to_all_v") return (n - 1) / n;
   return 1;
 }
 

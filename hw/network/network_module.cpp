@@ -1,8 +1,8 @@
 #include "hw/network/network_module.h"
 
 #include <algorithm>
-#include <limits>
 #include <memory>
+#include <limits>
 
 namespace orrery {
 
@@ -11,10 +11,11 @@ using sc_core::sc_time;
 
 namespace {
 constexpr double kEpsilonBytes = 1e-3;
-}
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
 
-std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
-                                  const std::vector<double>& capacity) {
+std::vector<double> max_min_rates_reference(const std::vector<std::vector<int>>& paths,
+                                            const std::vector<double>& capacity) {
   std::vector<double> rate(paths.size(), 0);
   std::vector<bool> fixed(paths.size(), false);
   std::vector<double> left = capacity;
@@ -23,7 +24,7 @@ std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
     for (int l : p) ++users[static_cast<size_t>(l)];
   size_t unfixed = paths.size();
   while (unfixed > 0) {
-    double best = std::numeric_limits<double>::infinity();
+    double best = kInf;
     int bottleneck = -1;
     for (size_t l = 0; l < capacity.size(); ++l) {
       if (users[l] == 0) continue;
@@ -45,78 +46,224 @@ std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
     }
   }
   for (size_t f = 0; f < paths.size(); ++f)
-    if (!fixed[f]) rate[f] = std::numeric_limits<double>::infinity();
+    if (!fixed[f]) rate[f] = kInf;
+  return rate;
+}
+
+void MaxMinSolver::sift_up(size_t i) {
+  const int l = heap_[i];
+  while (i > 0) {
+    const size_t parent = (i - 1) / 2;
+    if (!less(l, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    pos_[static_cast<size_t>(heap_[i])] = static_cast<int>(i);
+    i = parent;
+  }
+  heap_[i] = l;
+  pos_[static_cast<size_t>(l)] = static_cast<int>(i);
+}
+
+void MaxMinSolver::sift_down(size_t i) {
+  const int l = heap_[i];
+  const size_t n = heap_.size();
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && less(heap_[child + 1], heap_[child])) ++child;
+    if (!less(heap_[child], l)) break;
+    heap_[i] = heap_[child];
+    pos_[static_cast<size_t>(heap_[i])] = static_cast<int>(i);
+    i = child;
+  }
+  heap_[i] = l;
+  pos_[static_cast<size_t>(l)] = static_cast<int>(i);
+}
+
+void MaxMinSolver::heap_remove(size_t i) {
+  pos_[static_cast<size_t>(heap_[i])] = -1;
+  const int last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  heap_[i] = last;
+  pos_[static_cast<size_t>(last)] = static_cast<int>(i);
+  sift_up(i);
+  sift_down(static_cast<size_t>(pos_[static_cast<size_t>(last)]));
+}
+
+// Progressive filling with an indexed heap of link shares. Exactly the reference's
+// arithmetic: the bottleneck is the link of smallest left/users (lowest index on ties), and
+// every flow fixed at one bottleneck subtracts the same `best` from its links, so the order in
+// which those flows are visited cannot change a single bit of `left`. After each bottleneck the
+// links it touched get their new share (or leave the heap when no unfixed flow crosses them).
+void MaxMinSolver::solve(const std::vector<int>& offset, const std::vector<int>& hops,
+                         const std::vector<double>& capacity, std::vector<double>& rate) {
+  const size_t nl = capacity.size(), nf = offset.size() - 1;
+  left_.assign(capacity.begin(), capacity.end());
+  share_.assign(nl, 0);
+  users_.assign(nl, 0);
+  is_dirty_.assign(nl, 0);
+  pos_.assign(nl, -1);
+  fixed_.assign(nf, 0);
+  rate.assign(nf, 0);
+  for (int l : hops) ++users_[static_cast<size_t>(l)];
+  // CSR of flows per link.
+  start_.assign(nl + 1, 0);
+  for (size_t l = 0; l < nl; ++l) start_[l + 1] = start_[l] + users_[l];
+  members_.resize(static_cast<size_t>(start_[nl]));
+  std::vector<int>& fill = dirty_;  // reused as a cursor per link
+  fill.assign(start_.begin(), start_.end() - 1);
+  for (size_t f = 0; f < nf; ++f)
+    for (int k = offset[f]; k < offset[f + 1]; ++k)
+      members_[static_cast<size_t>(fill[static_cast<size_t>(hops[static_cast<size_t>(k)])]++)] = static_cast<int>(f);
+  dirty_.clear();
+  heap_.clear();
+  for (size_t l = 0; l < nl; ++l) {
+    if (users_[l] == 0) continue;
+    share_[l] = left_[l] / users_[l];
+    heap_.push_back(static_cast<int>(l));
+    sift_up(heap_.size() - 1);
+  }
+  size_t unfixed = nf;
+  while (unfixed > 0 && !heap_.empty()) {
+    const size_t b = static_cast<size_t>(heap_.front());
+    const double best = share_[b];
+    for (int m = start_[b]; m < start_[b + 1]; ++m) {
+      const size_t f = static_cast<size_t>(members_[static_cast<size_t>(m)]);
+      if (fixed_[f]) continue;
+      fixed_[f] = 1;
+      rate[f] = best;
+      --unfixed;
+      for (int k = offset[f]; k < offset[f + 1]; ++k) {
+        const size_t l = static_cast<size_t>(hops[static_cast<size_t>(k)]);
+        left_[l] -= best;
+        --users_[l];
+        if (!is_dirty_[l]) is_dirty_[l] = 1, dirty_.push_back(static_cast<int>(l));
+      }
+    }
+    for (int l : dirty_) {
+      const size_t u = static_cast<size_t>(l);
+      is_dirty_[u] = 0;
+      const size_t at = static_cast<size_t>(pos_[u]);
+      if (users_[u] == 0) {
+        heap_remove(at);
+      } else {
+        share_[u] = left_[u] / users_[u];
+        sift_up(at);
+        sift_down(static_cast<size_t>(pos_[u]));
+      }
+    }
+    dirty_.clear();
+  }
+  for (size_t f = 0; f < nf; ++f)
+    if (!fixed_[f]) rate[f] = kInf;
+}
+
+std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
+                                  const std::vector<double>& capacity) {
+  std::vector<int> offset{0}, hops;
+  for (const auto& p : paths) {
+    hops.insert(hops.end(), p.begin(), p.end());
+    offset.push_back(static_cast<int>(hops.size()));
+  }
+  std::vector<double> rate;
+  MaxMinSolver().solve(offset, hops, capacity, rate);
   return rate;
 }
 
 NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
     : sc_module(name), plane_(plane), link_bytes_(plane.links.size(), 0.0) {
+  for (const auto& l : plane_.links) capacity_.push_back(l.bandwidth * plane_.efficiency);
   SC_METHOD(step);
   sensitive << wake_;
   dont_initialize();
 }
 
-void NetworkModule::start_flow(int src, int dst, double bytes, std::function<void()> done) {
-  Flow f;
-  f.path = plane_.route(src, dst);
-  f.remaining = bytes;
-  double latency = 0;
-  for (int l : f.path) latency += plane_.links[static_cast<size_t>(l)].latency;
-  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency;
-  f.done = std::move(done);
-  flows_.push_back(std::move(f));
-  wake_.notify(sc_core::SC_ZERO_TIME);
+void NetworkModule::start_flow(int src, int dst, double bytes, std::function<void()> done,
+                               double latency_rounds) {
+  // A multi-rail plane spreads every transfer over its rails (one path per port of src).
+  if (plane_.spread) return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds);
+  start_path_flow(plane_.route(src, dst), bytes, std::move(done), latency_rounds);
 }
 
-// Multi-path transfers (systems branch): one flow per path, the last arrival completes them.
-void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::function<void()> done) {
+// Multi-path transfers: one flow per path, the last arrival completes them.
+void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::function<void()> done,
+                                      double latency_rounds) {
   auto paths = plane_.routes(src, dst);
+  if (paths.size() == 1) return start_path_flow(std::move(paths.front()), bytes, std::move(done), latency_rounds);
   auto left = std::make_shared<size_t>(paths.size());
   auto all_done = std::make_shared<std::function<void()>>(std::move(done));
   const double part = bytes / static_cast<double>(paths.size());
   for (auto& path : paths)
     start_path_flow(std::move(path), part, [left, all_done] {
       if (--*left == 0 && *all_done) (*all_done)();
-    });
+    }, latency_rounds);
 }
 
-void NetworkModule::start_path_flow(std::vector<int> path, double bytes, std::function<void()> done) {
-  Flow f;
+void NetworkModule::start_path_flow(std::vector<int> path, double bytes,
+                                    std::function<void()> done, double latency_rounds) {
+  int id = 0;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<int>(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& f = flows_[static_cast<size_t>(id)];
   f.path = std::move(path);
   f.remaining = bytes;
+  f.carried = 0;
+  f.rate = 0;
   double latency = 0;
   for (int l : f.path) latency += plane_.links[static_cast<size_t>(l)].latency;
-  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency;
+  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency * latency_rounds;
+  f.order = created_++;
+  f.state = State::pending;
   f.done = std::move(done);
-  flows_.push_back(std::move(f));
+  pending_.push({f.ready_at, f.order, id});
   wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+std::vector<double> NetworkModule::link_bytes() const {
+  std::vector<double> bytes = link_bytes_;
+  for (int id : active_) {
+    const Flow& f = flows_[static_cast<size_t>(id)];
+    for (int l : f.path) bytes[static_cast<size_t>(l)] += f.carried;
+  }
+  return bytes;
 }
 
 void NetworkModule::advance(double now) {
   const double dt = now - last_;
   if (dt > 0) {
-    for (auto& f : flows_) {
-      if (!f.active) continue;
+    for (int id : active_) {
+      Flow& f = flows_[static_cast<size_t>(id)];
       const double moved = std::min(f.remaining, f.rate * dt);
       f.remaining -= moved;
-      for (int l : f.path) link_bytes_[static_cast<size_t>(l)] += moved;
+      f.carried += moved;
     }
   }
   last_ = now;
 }
 
 void NetworkModule::assign_rates() {
-  std::vector<std::vector<int>> paths;
-  std::vector<size_t> index;
-  for (size_t i = 0; i < flows_.size(); ++i) {
-    if (!flows_[i].active) continue;
-    paths.push_back(flows_[i].path);
-    index.push_back(i);
+  offset_buf_.assign(1, 0);
+  hops_buf_.clear();
+  for (int id : active_) {
+    const auto& p = flows_[static_cast<size_t>(id)].path;
+    hops_buf_.insert(hops_buf_.end(), p.begin(), p.end());
+    offset_buf_.push_back(static_cast<int>(hops_buf_.size()));
   }
-  std::vector<double> capacity;
-  for (const auto& l : plane_.links) capacity.push_back(l.bandwidth * plane_.efficiency);
-  const auto rates = max_min_rates(paths, capacity);
-  for (size_t k = 0; k < index.size(); ++k) flows_[index[k]].rate = rates[k];
+  solver_.solve(offset_buf_, hops_buf_, capacity_, rates_buf_);
+  for (size_t k = 0; k < active_.size(); ++k) flows_[static_cast<size_t>(active_[k])].rate = rates_buf_[k];
+}
+
+void NetworkModule::retire(int id) {
+  Flow& f = flows_[static_cast<size_t>(id)];
+  for (int l : f.path) link_bytes_[static_cast<size_t>(l)] += f.carried;
+  f.state = State::free;
+  f.path.clear();
+  free_.push_back(id);
 }
 
 void NetworkModule::step() {
@@ -124,33 +271,50 @@ void NetworkModule::step() {
   const double now = sc_core::sc_time_stamp().to_seconds();
   const double res = sc_core::sc_get_time_resolution().to_seconds();
   advance(now);
-  // Retire finished flows (their callbacks may start new ones), activate ready ones.
-  std::vector<std::function<void()>> finished;
-  for (size_t i = 0; i < flows_.size();) {
-    Flow& f = flows_[i];
-    const bool empty = f.remaining <= kEpsilonBytes ||
-                       (f.active && f.rate > 0 && f.remaining / f.rate <= 2 * res);
-    if ((f.active || f.ready_at <= now + res) && empty) {
-      finished.push_back(std::move(f.done));
-      flows_.erase(flows_.begin() + static_cast<long>(i));
-      continue;
-    }
-    if (!f.active && f.ready_at <= now + res) f.active = true;
-    ++i;
-  }
-  assign_rates();
-  for (auto& cb : finished)
-    if (cb) cb();
-  double next = std::numeric_limits<double>::infinity();
-  for (const auto& f : flows_) {
-    if (f.active)
-      next = std::min(next, f.rate > 0 ? f.remaining / f.rate : next);
+  // Retire every flow that finishes now (their callbacks may start new ones), activate the
+  // ready ones; the rates change only if one of the two happened.
+  // Callbacks run in the order the flows became active (deterministic; active_ keeps that
+  // order), then those of empty flows whose latency just elapsed.
+  bool changed = false;
+  std::vector<int> finished;
+  size_t kept = 0;
+  for (int id : active_) {
+    const Flow& f = flows_[static_cast<size_t>(id)];
+    if (f.remaining <= kEpsilonBytes || (f.rate > 0 && f.remaining / f.rate <= 2 * res))
+      finished.push_back(id);
     else
-      next = std::min(next, f.ready_at - now);
+      active_[kept++] = id;
   }
+  if (kept < active_.size()) changed = true, active_.resize(kept);
+  while (!pending_.empty() && pending_.top().ready_at <= now + res) {
+    const int id = pending_.top().id;
+    pending_.pop();
+    Flow& f = flows_[static_cast<size_t>(id)];
+    if (f.remaining <= kEpsilonBytes) {
+      finished.push_back(id);
+    } else {
+      f.state = State::active;
+      active_.push_back(id);
+      changed = true;
+    }
+  }
+  if (changed) assign_rates();  // rates do not depend on the order of the flows
+  std::vector<std::function<void()>> callbacks;
+  callbacks.reserve(finished.size());
+  for (int id : finished) {
+    callbacks.push_back(std::move(flows_[static_cast<size_t>(id)].done));
+    retire(id);
+  }
+  for (auto& cb : callbacks)
+    if (cb) cb();
+  double next = kInf;
+  for (int id : active_) {
+    const Flow& f = flows_[static_cast<size_t>(id)];
+    if (f.rate > 0) next = std::min(next, f.remaining / f.rate);
+  }
+  if (!pending_.empty()) next = std::min(next, pending_.top().ready_at - now);
   wake_.cancel();
-  if (next < std::numeric_limits<double>::infinity())
-    wake_.notify(sc_time(std::max(next, res), SC_SEC));
+  if (next < kInf) wake_.notify(sc_time(std::max(next, res), SC_SEC));
 }
 
 }  // namespace orrery

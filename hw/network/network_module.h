@@ -2,15 +2,53 @@
 // path; flows that share a link share its bandwidth max-min fairly (progressive filling) and
 // each pays the per-hop latency of its path before its bytes move. One SC_METHOD wakes itself
 // at the next flow activation or completion: events grow with flows, never with bytes.
+//
+// Cost: flows live in a pool with a free list; pending flows wait in a heap ordered by the
+// time their latency has elapsed; a step advances every active flow once (O(F)), retires every
+// flow that finishes at that timestamp together, and re-solves the max-min rates only when the
+// set of active flows changed, in O(L + F·hops·log L) (see MaxMinSolver).
 #pragma once
 #include <systemc>
 
+#include <deque>
 #include <functional>
+#include <queue>
 #include <vector>
 
 #include "topologies/topology.h"
 
 namespace orrery {
+
+/// Max-min fair rates by progressive filling, with an indexed heap of link shares:
+/// repeatedly take the link whose remaining capacity split over its unfixed flows is smallest
+/// (ties: lowest link index), fix those flows at that share and remove their use from every
+/// link they cross. One solve is O(L + F·hops·log L). The arithmetic is the same, operation
+/// for operation, as the textbook O(L·F) loop, so the rates are identical to the last bit.
+class MaxMinSolver {
+ public:
+  /// Flow f crosses links hops[offset[f]] .. hops[offset[f+1]-1]; `rate` gets the rates
+  /// (infinity for a flow that crosses no link). Buffers are reused between calls.
+  void solve(const std::vector<int>& offset, const std::vector<int>& hops,
+             const std::vector<double>& capacity, std::vector<double>& rate);
+
+ private:
+  // Indexed binary min-heap of the links in use, keyed by (share, link index).
+  bool less(int a, int b) const {
+    const double sa = share_[static_cast<size_t>(a)], sb = share_[static_cast<size_t>(b)];
+    return sa != sb ? sa < sb : a < b;
+  }
+  void sift_up(size_t i);
+  void sift_down(size_t i);
+  void heap_remove(size_t i);
+  std::vector<double> left_, share_;
+  std::vector<int> users_;
+  std::vector<int> start_, members_;  // CSR: flows crossing each link
+  std::vector<char> fixed_;
+  std::vector<int> dirty_;
+  std::vector<char> is_dirty_;
+  std::vector<int> heap_;  // link ids
+  std::vector<int> pos_;   // position of each link in heap_, -1 if absent
+};
 
 class NetworkModule : public sc_core::sc_module {
  public:
@@ -20,36 +58,59 @@ class NetworkModule : public sc_core::sc_module {
   NetworkModule& operator=(const NetworkModule&) = delete;
 
   /// Starts a transfer of `bytes` from device `src` to device `dst` now; `done` runs when the
-  /// last byte arrives.
-  void start_flow(int src, int dst, double bytes, std::function<void()> done);
+  /// last byte arrives. The flow first waits its path latency times `latency_rounds` (a staged
+  /// collective charges a flow that stands for k rounds of an algorithm k path latencies).
+  void start_flow(int src, int dst, double bytes, std::function<void()> done,
+                  double latency_rounds = 1);
+  /// (start_flow does this itself on a plane with `spread`.)
   /// Like start_flow, but the bytes are split equally over plane().routes(src, dst), one part
   /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
-  void start_spread_flow(int src, int dst, double bytes, std::function<void()> done);
+  void start_spread_flow(int src, int dst, double bytes, std::function<void()> done,
+                         double latency_rounds = 1);
   [[nodiscard]] long events() const { return events_; }
   /// Bytes each directed link carried so far.
-  [[nodiscard]] const std::vector<double>& link_bytes() const { return link_bytes_; }
+  [[nodiscard]] std::vector<double> link_bytes() const;
   [[nodiscard]] const Plane& plane() const { return plane_; }
 
  private:
+  enum class State : char { free, pending, active };
   struct Flow {
     std::vector<int> path;
     double remaining = 0;
+    double carried = 0;  // bytes moved so far (credited to the links when the flow retires)
     double rate = 0;
     double ready_at = 0;  // after the path's latency
-    bool active = false;
+    long order = 0;       // creation order: ties of the pending heap
+    State state = State::free;
     std::function<void()> done;
   };
-  void start_path_flow(std::vector<int> path, double bytes, std::function<void()> done);
+  struct Pending {
+    double ready_at;
+    long order;
+    int id;
+    bool operator>(const Pending& o) const { return ready_at != o.ready_at ? ready_at > o.ready_at : order > o.order; }
+  };
+  void start_path_flow(std::vector<int> path, double bytes, std::function<void()> done,
+                       double latency_rounds);
   void step();
   void advance(double now);
   void assign_rates();
+  void retire(int id);
 
   const Plane& plane_;
-  std::vector<Flow> flows_;
-  std::vector<double> link_bytes_;
+  std::vector<double> capacity_;
+  std::deque<Flow> flows_;  // pool (stable under growth); free slots are listed in free_
+  std::vector<int> free_;
+  std::vector<int> active_;  // ids of active flows
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+  std::vector<double> link_bytes_;  // of retired flows
+  MaxMinSolver solver_;
+  std::vector<int> offset_buf_, hops_buf_;
+  std::vector<double> rates_buf_;
   sc_core::sc_event wake_;
   double last_ = 0;
   long events_ = 0;
+  long created_ = 0;
 };
 
 /// Max-min fair rates of flows over capacitated links (progressive filling): repeatedly find
@@ -57,5 +118,9 @@ class NetworkModule : public sc_core::sc_module {
 /// at that share, and remove their use from every link they cross.
 [[nodiscard]] std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
                                                 const std::vector<double>& capacity);
+/// The textbook O(L·F) loop of the same algorithm, kept as the reference the tests compare
+/// the fast solver with.
+[[nodiscard]] std::vector<double> max_min_rates_reference(const std::vector<std::vector<int>>& paths,
+                                                          const std::vector<double>& capacity);
 
 }  // namespace orrery
