@@ -112,16 +112,17 @@ int CommHub::choose_plane(CommGroup kind, const std::vector<int>& members) {
   return best;
 }
 
-void CommHub::run_rounds(NetworkModule& net, std::shared_ptr<std::vector<Round>> rounds, size_t r,
+void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
                          std::function<void()> done) {
-  while (r < rounds->size() && (*rounds)[r].empty()) ++r;
-  if (r >= rounds->size()) return done();
-  auto pending = std::make_shared<size_t>((*rounds)[r].size());
-  for (const auto& f : (*rounds)[r]) {
+  while (k < stages->size() && (*stages)[k].flows.empty()) ++k;
+  if (k >= stages->size()) return done();
+  const Stage& stage = (*stages)[k];
+  auto pending = std::make_shared<size_t>(stage.flows.size());
+  for (const auto& f : stage.flows) {
     ++flows_;
-    net.start_flow(f.src, f.dst, f.bytes, [this, &net, rounds, r, pending, done] {
-      if (--*pending == 0) run_rounds(net, rounds, r + 1, done);
-    });
+    net.start_flow(f.src, f.dst, f.bytes, [this, &net, stages, k, pending, done] {
+      if (--*pending == 0) run_stages(net, stages, k + 1, done);
+    }, stage.rounds);
   }
 }
 
@@ -130,18 +131,19 @@ void CommHub::run_groups(CommGroup kind, const CommOp& op,
   NetworkModule& net = *nets_[static_cast<size_t>(choose_plane(kind, groups.front()))];
   auto pending = std::make_shared<size_t>(groups.size());
   for (const auto& g : groups) {
-    auto rounds = std::make_shared<std::vector<Round>>();
+    // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
+    auto stages = std::make_shared<std::vector<Stage>>();
     if (op.op == "send") {
-      rounds->push_back({FlowSpec{g[0], g[1], op.bytes}});
+      stages->push_back({{FlowSpec{g[0], g[1], op.bytes}}, 1});
     } else {
       CollectiveSpec c;
       c.op = op.op;
       c.bytes = op.bytes;
       c.group = g;
       c.algorithm = "auto";
-      *rounds = expand_collective(c);
+      *stages = expand_stages(c);
     }
-    run_rounds(net, rounds, 0, [pending, done] {
+    run_stages(net, stages, 0, [pending, done] {
       if (--*pending == 0) done();
     });
   }

@@ -65,7 +65,7 @@ class CommHub : public sc_core::sc_module {
   /// Runs `spec` over `groups` (each its own collective) on one plane; `done` after all finish.
   void run_groups(CommGroup kind, const CommOp& op, const std::vector<std::vector<int>>& groups,
                   std::function<void()> done);
-  void run_rounds(NetworkModule& net, std::shared_ptr<std::vector<Round>> rounds, size_t r,
+  void run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
                   std::function<void()> done);
   /// The plane for a group: among planes joining all members, those carrying the group's
   /// traffic class first, then the highest link bandwidth x efficiency.
