@@ -55,6 +55,7 @@ const ParamTable& plane_params() {
           {"leaf_size", ParamType::Integer, Dim::Dimensionless, "8", "fat_tree: endpoints per leaf group (listed node by node: a node's devices, then its CPUs)"},
           {"rails", ParamType::Integer, Dim::Dimensionless, "1", "fat_tree: leaf switches per leaf group; every endpoint has one link to each, and the rail-k leaves connect only to the spines of rail k; a transfer is spread over the rails"},
           {"spines", ParamType::Integer, Dim::Dimensionless, "4", "fat_tree: spine switches per rail; every leaf of the rail has one uplink to each"},
+          {"fold_rails", ParamType::Bool, Dim::Dimensionless, "true", "fat_tree with rails: simulate one rail and copy it (the rails are identical and every transfer is spread evenly, so the times are the same; false simulates every rail)"},
           {"oversubscription", ParamType::Real, Dim::Dimensionless, "1", "fat_tree: leaf downlink bandwidth / uplink bandwidth (when uplink_bandwidth is not given)"},
           {"uplink_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "fat_tree: bandwidth of one leaf-spine link (default: derived from oversubscription)", {}, true},
           {"switches", ParamType::Any, Dim::Dimensionless, "", "graph: names of switch nodes (endpoints are d0, d1, ..., cpu0, ...; n3.d5 in a multi-node system plane)", {}, true},
@@ -149,11 +150,18 @@ void Plane::finalize(const YAML::Node& at, const std::string& path) {
 std::vector<int> Plane::follow(int at, int dst, size_t salt, std::vector<int> path) const {
   const auto& dist = dist_to_device_.at(static_cast<size_t>(dst));
   while (dist[static_cast<size_t>(at)] > 0) {
-    std::vector<int> next;
-    for (int l : out_links_[static_cast<size_t>(at)])
-      if (dist[static_cast<size_t>(links[static_cast<size_t>(l)].to)] == dist[static_cast<size_t>(at)] - 1)
-        next.push_back(l);
-    const int chosen = next[salt % next.size()];
+    // Equal-cost next hops, counted, then the (salt mod count)-th taken: no allocation.
+    const int want = dist[static_cast<size_t>(at)] - 1;
+    const auto& out = out_links_[static_cast<size_t>(at)];
+    size_t count = 0;
+    for (int l : out) count += dist[static_cast<size_t>(links[static_cast<size_t>(l)].to)] == want;
+    size_t pick = salt % count;
+    int chosen = -1;
+    for (int l : out)
+      if (dist[static_cast<size_t>(links[static_cast<size_t>(l)].to)] == want && pick-- == 0) {
+        chosen = l;
+        break;
+      }
     path.push_back(chosen);
     at = links[static_cast<size_t>(chosen)].to;
   }
@@ -294,17 +302,25 @@ void build_fat_tree(const Section& s, Plane& p, const Instance& in, int members_
                                                   : group_down / (static_cast<double>(spines) * over);
   // A leaf group that is exactly one node's endpoints is named after the node: n3.leaf (.r2).
   const bool per_node = in.prefix.empty() && p.shape.nodes() > 1 && leaf_size == members_per_node;
+  // Links of rail k of a leaf group are added in the same order as rail 0's: record the twins.
+  p.rail_twin.resize(p.links.size(), -1);
   for (long l = 0; l < leaves; ++l) {
+    size_t rail0_start = p.links.size();
     for (long k = 0; k < rails; ++k) {
+      const size_t start = p.links.size();
+      if (k == 0) rail0_start = start;
       const std::string group = per_node ? fmt::format("n{}.leaf", l) : fmt::format("leaf{}", l);
       const int leaf = p.add_node(in.prefix + group + (rails == 1 ? "" : fmt::format(".r{}", k)), -1);
       for (long i = l * leaf_size; i < std::min<long>((l + 1) * leaf_size, n); ++i)
         p.connect(ids[static_cast<size_t>(i)], leaf, in.members[static_cast<size_t>(i)].bandwidth, lat);
       if (leaves > 1)
         for (int spine : spine_ids[static_cast<size_t>(k)]) p.connect(leaf, spine, uplink, lat);
+      for (size_t x = start; x < p.links.size(); ++x)
+        p.rail_twin.push_back(static_cast<int>(rail0_start + (x - start)));
     }
   }
   p.spread = rails > 1;
+  p.rails = static_cast<int>(rails);
 }
 
 void build_graph(const Section& s, Plane& p, const Instance& in, double bw, double lat) {
@@ -435,6 +451,11 @@ Plane build_plane(const Section& s, const std::string& name, const SystemShape& 
     else if (p.topology == "fat_tree") build_fat_tree(s, p, in, members_per_node, lat);
     else build_graph(s, p, in, bw, lat);
   }
+  // Rail folding needs every link to have a twin (a fat tree and nothing else on the plane).
+  if (p.rails > 1 && (p.rail_twin.size() != p.links.size() ||
+                      std::count(p.rail_twin.begin(), p.rail_twin.end(), -1) > 0))
+    p.rail_twin.clear();
+  if (p.rails > 1 && !s.boolean("fold_rails")) p.rail_twin.clear();
   p.finalize(s.yaml(), s.path());
   return p;
 }

@@ -68,6 +68,12 @@ class Plane {
   /// A transfer is split over every port of its source (one path per rail of a multi-rail
   /// Clos), as Unified-Bus endpoints spread traffic over their links; see routes().
   bool spread = false;
+  /// Multi-rail Clos: the rails are disjoint, identical sub-networks. rail_twin[l] is the link
+  /// of rail 0 that plays link l's part (empty when the plane has no such symmetry). A spread
+  /// transfer puts the same share on every rail, so simulating rail 0 alone gives the same
+  /// times (see NetworkModule).
+  int rails = 1;
+  std::vector<int> rail_twin;
   // Point-to-point memory-semantic transfers (read/write workloads), see point_to_point_time().
   double read_efficiency = 1;
   double write_efficiency = 1;

@@ -188,6 +188,13 @@ void NetworkModule::start_flow(int src, int dst, double bytes, std::function<voi
 // Multi-path transfers: one flow per path, the last arrival completes them.
 void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::function<void()> done,
                                       double latency_rounds) {
+  if (!plane_.rail_twin.empty()) {
+    // Rail folding: the rails are identical disjoint networks and each gets bytes / rails, so
+    // rail 0 alone, carrying every transfer's share, finishes at the same times.
+    std::vector<int> path = plane_.route(src, dst);
+    for (int& l : path) l = plane_.rail_twin[static_cast<size_t>(l)];
+    return start_path_flow(std::move(path), bytes / plane_.rails, std::move(done), latency_rounds);
+  }
   auto paths = plane_.routes(src, dst);
   if (paths.size() == 1) return start_path_flow(std::move(paths.front()), bytes, std::move(done), latency_rounds);
   auto left = std::make_shared<size_t>(paths.size());
@@ -230,6 +237,9 @@ std::vector<double> NetworkModule::link_bytes() const {
     const Flow& f = flows_[static_cast<size_t>(id)];
     for (int l : f.path) bytes[static_cast<size_t>(l)] += f.carried;
   }
+  // Folded rails: every rail carried what rail 0 did.
+  if (!plane_.rail_twin.empty())
+    for (size_t l = 0; l < bytes.size(); ++l) bytes[l] = bytes[static_cast<size_t>(plane_.rail_twin[l])];
   return bytes;
 }
 

@@ -168,3 +168,35 @@ planes:
                             "--set 'workload.collective.bytes=2.1 GB' --set 'workload.collective.group=[0, 2, 4, 6, 1, 3, 5, 7]'");
   CHECK(r["summary"]["step_time_s"].get<double>() == Approx(0.1).epsilon(0.01));
 }
+
+TEST_CASE("folding_identical_rails_gives_the_times_and_link_bytes_of_simulating_every_rail", "[systems]") {
+  // 4 leaf groups of 4 endpoints, 3 rails x 2 spines, 2:1 oversubscribed: contention on uplinks.
+  const std::string base = R"(name: fold
+device: h100-sxm
+devices: 16
+planes:
+  net:
+    topology: fat_tree
+    leaf_size: 4
+    rails: 3
+    spines: 2
+    oversubscription: 2
+    link_bandwidth: 10 GB/s
+    link_latency: 1 us
+)";
+  const std::string folded = write_system("fold1", base);
+  const std::string every = write_system("fold0", base + "    fold_rails: false\n");
+  for (const std::string op : {"all_to_all", "all_reduce", "send_recv"}) {
+    const std::string w = " --workload allreduce-1gib --set workload.collective.op=" + op +
+                          " --set 'workload.collective.bytes=96 MB'";
+    const auto a = run_report("--system " + folded + w);
+    const auto b = run_report("--system " + every + w);
+    INFO(op);
+    CHECK(a["summary"]["step_time_s"].get<double>() == Approx(b["summary"]["step_time_s"].get<double>()).epsilon(1e-9));
+    REQUIRE(a["links"].size() == b["links"].size());
+    double bytes_a = 0, bytes_b = 0;
+    for (const auto& l : a["links"]) bytes_a += l["bytes"].get<double>();
+    for (const auto& l : b["links"]) bytes_b += l["bytes"].get<double>();
+    CHECK(bytes_a == Approx(bytes_b).epsilon(1e-9));
+  }
+}
