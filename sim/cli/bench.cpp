@@ -24,24 +24,6 @@ struct Scenario {
   const char* system_yaml;  // non-empty: the system is this YAML, written to a temporary file
 };
 
-// Network scenarios on inline systems (one plane each, so the figure is the network model's).
-// 64 GPUs: eight leaves of eight 400 Gb/s ports and four spines, non-blocking, as the
-// InfiniBand fabric of a 64-GPU H100 cluster.
-constexpr const char* kFatTree64 = R"(name: bench-fat-tree-64
-device: h100-sxm
-devices: 64
-planes:
-  ib: {topology: fat_tree, leaf_size: 8, spines: 4, link_bandwidth: 400 Gb/s, link_latency: 1 us, efficiency: 0.93, traffic: [collective]}
-)";
-// 768 endpoints: a two-tier Clos of 48 leaves x 16 ports of 196 GB/s and 16 spines, each leaf
-// with one 196 GB/s uplink to every spine (non-blocking), as CloudMatrix384's UB plane.
-constexpr const char* kClos768 = R"(name: bench-clos-768
-device: h100-sxm
-devices: 768
-planes:
-  ub: {topology: fat_tree, leaf_size: 16, spines: 16, link_bandwidth: 196 GB/s, link_latency: 1 us, traffic: [collective]}
-)";
-
 }  // namespace
 
 int run_bench(const std::string& self, const std::string& json_out) {
@@ -50,11 +32,12 @@ int run_bench(const std::string& self, const std::string& json_out) {
       {"GPT-2 XL decode, 64 tokens (B=1, prompt 512)", "h100-sxm", "gpt2-xl-decode", "", ""},
       {"GenSLM-25B training step (B=1, S=2048)", "h100-sxm", "genslm-25b-train-bench",
        "--set 'system.device.memory.hbm.capacity=1 TB'", ""},
-      {"All-reduce 1 GiB, 64 GPUs, fat tree (ring)", "", "allreduce-1gib", "", kFatTree64},
-      {"All-reduce 1 GiB, 64 GPUs, round by round", "", "allreduce-1gib",
-       "--set workload.collective.expansion=rounds", kFatTree64},
-      {"All-to-all 1 MiB/pair, 768 endpoints, Clos", "", "allreduce-1gib",
-       "--set workload.collective.op=all_to_all --set 'workload.collective.bytes=768 MiB'", kClos768},
+      {"All-reduce 1 GiB, 64 GPUs (h100-cluster-64, IB)", "h100-cluster-64", "allreduce-1gib", "", ""},
+      {"All-reduce 1 GiB, 64 GPUs, round by round", "h100-cluster-64", "allreduce-1gib",
+       "--set workload.collective.expansion=rounds", ""},
+      {"All-to-all 1 MiB/pair, 768 dies (cloudmatrix384)", "cloudmatrix384", "allreduce-1gib",
+       "--set workload.collective.op=all_to_all --set 'workload.collective.bytes=768 MiB'", ""},
+      {"GPT-2 XL data-parallel step, 64 GPUs", "h100-cluster-64", "gpt2-xl-train", "", ""},
   };
   nlohmann::json all = nlohmann::json::array();
   std::cout << fmt::format("{:<48} {:>10} {:>10} {:>12} {:>14}\n", "scenario", "ops/flows", "events",
