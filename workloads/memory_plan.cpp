@@ -48,13 +48,7 @@ MemoryPlan plan_memory(const WorkloadSpec& w, int stage) {
   const auto [l0, l1] = stage_layers(m.layers, par.pp, stage);
   const bool first = stage == 0, last = stage == par.pp - 1;
   const double stage_frac = double(l1 - l0) / L;
-  double params = m.block_params();
-  if (!block) {
-    params = double(l1 - l0) * m.block_params();
-    if (first) params += V * d + (m.learned_positions ? double(m.max_positions) * d : 0.0);
-    if (last) params += 2 * d + ((!m.tied_embeddings || !first) ? V * d : 0.0);
-  }
-  params /= tp;
+  double params = (block ? m.block_params() : m.stage_params(l1 - l0, first, last)) / tp;
   const double mm_params = (block ? (4 * d * d + 2 * d * f)
                                   : (matmul_weights(m) - V * d) * stage_frac +
                                         ((first || last) ? V * d : 0.0)) / tp;

@@ -40,6 +40,14 @@ double ModelSpec::total_params() const {
   return p;
 }
 
+double ModelSpec::stage_params(long stage_layers, bool first, bool last) const {
+  const double d = static_cast<double>(hidden), V = static_cast<double>(vocab);
+  double p = static_cast<double>(stage_layers) * block_params();
+  if (first) p += V * d + (learned_positions ? static_cast<double>(max_positions) * d : 0.0);
+  if (last) p += 2 * d + ((!tied_embeddings || !first) ? V * d : 0.0);
+  return p;
+}
+
 ModelSpec read_model(const YAML::Node& node, const std::string& path) {
   const YAML::Node resolved = resolve_preset(PresetKind::Model, node, path);
   const Section s(resolved, path, model_params());

@@ -28,6 +28,10 @@ struct ModelSpec {
   [[nodiscard]] double block_params() const;
   /// All parameters (embeddings counted once when tied).
   [[nodiscard]] double total_params() const;
+  /// Parameters of a pipeline stage of `layers` blocks: the first stage also holds the
+  /// embeddings, the last the final norm and the LM head (a copy of the tied table when the
+  /// two differ). One stage with both: total_params().
+  [[nodiscard]] double stage_params(long layers, bool first, bool last) const;
 };
 
 [[nodiscard]] const ParamTable& model_params();

@@ -83,6 +83,9 @@ std::vector<std::vector<int>> CommHub::replica_groups(CommGroup kind, int rank) 
 }
 
 int CommHub::choose_plane(CommGroup kind, const std::vector<int>& members) {
+  // Every step issues the same groups again: decide once per (kind, members).
+  const auto key = std::make_pair(static_cast<int>(kind), members);
+  if (const auto hit = plane_cache_.find(key); hit != plane_cache_.end()) return hit->second;
   int best = -1;
   bool best_carries = false;
   double best_bw = 0;
@@ -109,6 +112,7 @@ int CommHub::choose_plane(CommGroup kind, const std::vector<int>& members) {
         comm_group_name(kind), m));
   }
   group_plane_.emplace(kind, best);
+  plane_cache_.emplace(key, best);
   return best;
 }
 

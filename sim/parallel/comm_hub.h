@@ -83,6 +83,7 @@ class CommHub : public sc_core::sc_module {
   std::map<CollectiveKey, Waiting> waiting_;
   std::map<TransferKey, Transfer> transfers_;
   std::map<CommGroup, int> group_plane_;
+  std::map<std::pair<int, std::vector<int>>, int> plane_cache_;  // (kind, members) -> plane
   std::vector<std::pair<int, OpId>> ready_;
   sc_core::sc_event flush_;
   long flows_ = 0;

@@ -135,14 +135,7 @@ void TransformerProgram::leave_tp(std::vector<Step>& p, const std::string& name,
 }
 
 double TransformerProgram::stage_params() const {
-  const double d = double(m_.hidden), V = double(m_.vocab);
-  double p = double(l1_ - l0_) * m_.block_params();
-  if (first_stage()) p += V * d + (m_.learned_positions ? double(m_.max_positions) * d : 0.0);
-  if (last_stage()) {
-    p += 2 * d;                                            // ln_f
-    if (!m_.tied_embeddings || !first_stage()) p += V * d;  // LM head (a copy when tied)
-  }
-  return p;
+  return m_.stage_params(l1_ - l0_, first_stage(), last_stage());
 }
 
 Op with_modules(Op op, int modules) {
