@@ -1,5 +1,7 @@
 #include "hw/device.h"
 
+#include "hw/device_kinds.h"
+
 #include <algorithm>
 
 #include "sim/config/errors.h"
@@ -14,7 +16,7 @@ const ParamTable& device_params() {
       {
           {"name", ParamType::String, Dim::Dimensionless, "", "device name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what this device is, with sources"},
-          {"execution", ParamType::Enum, Dim::Dimensionless, "kernel_by_kernel", "execution style", {"kernel_by_kernel"}},
+          {"execution", ParamType::Enum, Dim::Dimensionless, "kernel_by_kernel", "execution style: a registered device kind (kernel_by_kernel is the one modelled so far)", device_kind_names()},
           {"kernel_overhead", ParamType::Quantity, Dim::Time, "1 us", "device time per kernel run back to back (block scheduling, ramp-up, tail)", {}, false, 0, true},
           {"launch_latency", ParamType::Quantity, Dim::Time, "0 s", "extra delay from launch to start when the device sits idle waiting for the launch", {}, false, 0, true},
           {"unit_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "memory bandwidth one compute unit can draw; a kernel with few blocks cannot saturate HBM"},
@@ -57,7 +59,7 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
   DeviceSpec d;
   d.name = s.string("name");
   d.description = s.string("description");
-  (void)s.string("execution");  // validated: kernel_by_kernel is the only style modelled so far
+  d.execution = s.string("execution");  // validated against the registered device kinds
   d.kernel_overhead = s.quantity("kernel_overhead");
   d.launch_latency = s.quantity("launch_latency");
   d.unit_bandwidth = s.quantity("unit_bandwidth");

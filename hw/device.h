@@ -13,14 +13,10 @@
 
 namespace orrery {
 
-/// How the device executes an operator graph. Only kernel_by_kernel is modelled today;
-/// spatial_dataflow (CS-2, SN30, IPU) maps layers onto chip regions and is a separate model.
-enum class ExecutionStyle { kernel_by_kernel };
-
 struct DeviceSpec {
   std::string name;
   std::string description;
-  ExecutionStyle execution = ExecutionStyle::kernel_by_kernel;
+  std::string execution = "kernel_by_kernel";  // a registered device kind (hw/device_kinds.h)
   std::vector<MatrixEngineSpec> matrix;
   std::vector<VectorEngineSpec> vector;
   std::vector<MemoryLevelSpec> memory;  // caches first (fastest first), then the backing level

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "hw/device.h"
-#include "sim/exec/op.h"
+#include "sim/core/op.h"
 
 namespace orrery {
 

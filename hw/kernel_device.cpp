@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "sim/exec/fluid.h"
+#include "sim/engine/fluid.h"
 
 namespace orrery {
 
@@ -15,11 +15,8 @@ constexpr double kEpsilon = 2e-12;  // seconds; twice SystemC's default 1 ps res
 }
 
 KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec,
-                                       const OpGraph& graph, std::vector<OpRecord>& records)
-    : sc_module(name), spec_(spec), graph_(graph), records_(records) {
-  costs_.resize(boost::num_vertices(graph));
-  for (OpId id = 0; id < costs_.size(); ++id)
-    if (graph[id].kind != OpKind::Host && graph[id].kind != OpKind::Comm) costs_[id] = kernel_cost(spec, graph[id]);
+                                       OpSource& source, std::vector<OpRecord>& records)
+    : sc_module(name), spec_(spec), source_(source), records_(records) {
   names_.engines = {spec.matrix_engine().name, spec.vector_engine().name};
   for (const auto& m : spec.memory) names_.memory.push_back(m.name);
   engine_busy_.assign(names_.engines.size(), false);
@@ -29,10 +26,29 @@ KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const Devic
   dont_initialize();
 }
 
-void KernelDeviceModule::launched(OpId id) {
-  const Op& op = graph_[id];
+const KernelCost& KernelDeviceModule::cost(OpId id) {
+  if (id >= costs_.size()) {
+    costs_.resize(source_.size());
+    costed_.resize(source_.size(), false);
+  }
+  if (!costed_[id]) {
+    const Op& op = source_.op(id);
+    if (op.kind != OpKind::Host && op.kind != OpKind::Comm) costs_[id] = kernel_cost(spec_, op);
+    costed_[id] = true;
+  }
+  return costs_[id];
+}
+
+void KernelDeviceModule::finished(OpId id, double now) {
+  stream_last_op_[source_.op(id).stream] = static_cast<long>(id);
+  source_.op_done(id, now);
+}
+
+void KernelDeviceModule::launch(OpId id) {
+  const Op& op = source_.op(id);
   if (op.kind == OpKind::Host) {
     records_[id].done = true;
+    source_.op_done(id, sc_core::sc_time_stamp().to_seconds());
   } else {
     streams_[op.stream].push_back(id);
   }
@@ -40,13 +56,13 @@ void KernelDeviceModule::launched(OpId id) {
 }
 
 bool KernelDeviceModule::deps_done(OpId id, double& latest, WaitReason& why, long& after) const {
-  for (auto [e, end] = boost::in_edges(id, graph_); e != end; ++e) {
-    const OpId src = boost::source(*e, graph_);
+  for (auto [d, end] = source_.deps(id); d != end; ++d) {
+    const OpId src = *d;
     if (!records_[src].done) return false;
     if (records_[src].end > latest) {
       latest = records_[src].end;
       // A host op (e.g. the autograd engine starting) is a host delay, not a device one.
-      const bool host = graph_[src].kind == OpKind::Host;
+      const bool host = source_.op(src).kind == OpKind::Host;
       why = host ? WaitReason::Host : WaitReason::Dependency;
       after = host ? -1 : static_cast<long>(src);
     }
@@ -59,8 +75,8 @@ void KernelDeviceModule::comm_done(OpId id) {
   r.end = sc_core::sc_time_stamp().to_seconds();
   r.done = true;
   comm_running_.erase(std::find(comm_running_.begin(), comm_running_.end(), id));
-  stream_last_op_[graph_[id].stream] = static_cast<long>(id);
-  if (graph_[id].sync && on_sync_done) on_sync_done(id);
+  finished(id, r.end);
+  if (source_.op(id).sync && on_sync_done) on_sync_done(id);
   wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
@@ -84,9 +100,9 @@ void KernelDeviceModule::retire(double now) {
     r.done = true;
     engine_busy_[a.engine] = false;
     engine_free_at_[a.engine] = now;
-    stream_last_op_[graph_[a.id].stream] = static_cast<long>(a.id);
+    finished(a.id, now);
     if (on_op_done) on_op_done();
-    if (graph_[a.id].sync && on_sync_done) on_sync_done(a.id);
+    if (source_.op(a.id).sync && on_sync_done) on_sync_done(a.id);
     active_.erase(active_.begin() + static_cast<long>(i));
   }
 }
@@ -96,7 +112,7 @@ void KernelDeviceModule::start_ready(double now) {
     while (!queue.empty()) {
       // A stream whose network op is still in flight waits for it.
       if (std::any_of(comm_running_.begin(), comm_running_.end(),
-                      [&](OpId c) { return graph_[c].stream == stream; }))
+                      [&](OpId c) { return source_.op(c).stream == stream; }))
         break;
       const OpId id = queue.front();
       OpRecord& r = records_[id];
@@ -111,21 +127,22 @@ void KernelDeviceModule::start_ready(double now) {
         after = prev->second;
       }
       if (!deps_done(id, latest, why, after)) break;
-      if (graph_[id].kind == OpKind::Comm) {
+      const Op& op = source_.op(id);
+      if (op.kind == OpKind::Comm) {
         // The network runs it; the stream waits until comm_done().
         queue.pop_front();
         r.start = now;
         r.waited = why;
         r.after = after;
         // A pipeline receive mostly waits for the previous stage: that is the bubble.
-        const bool recv = graph_[id].comm.op == "recv";
+        const bool recv = op.comm.op == CommKind::Recv;
         r.engine = recv ? "pipeline wait" : "network";
         r.bound = r.engine;
         comm_running_.push_back(id);
         if (on_comm_start) on_comm_start(id);
         break;
       }
-      KernelCost cost = costs_[id];
+      KernelCost cost = this->cost(id);
       const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
       if (engine_busy_[engine]) break;
       if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;

@@ -12,33 +12,26 @@
 
 #include "hw/device.h"
 #include "hw/kernel_cost.h"
-#include "sim/exec/op.h"
-#include "sim/exec/record.h"
+#include "sim/engine/device.h"
+#include "sim/engine/op_source.h"
 
 namespace orrery {
 
-class KernelDeviceModule : public sc_core::sc_module {
+class KernelDeviceModule : public sc_core::sc_module, public Device {
  public:
   SC_HAS_PROCESS(KernelDeviceModule);
-  KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec, const OpGraph& graph,
+  KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec, OpSource& source,
                      std::vector<OpRecord>& records);
   KernelDeviceModule(const KernelDeviceModule&) = delete;
   KernelDeviceModule& operator=(const KernelDeviceModule&) = delete;
 
-  /// The host launched a device op, or finished a host op (which only satisfies dependencies).
-  void launched(OpId id);
-  /// Called when a synchronising op finishes.
-  std::function<void(OpId)> on_sync_done;
-  /// Called when any device (kernel) op finishes.
-  std::function<void()> on_op_done;
-  /// Called when a network op reaches the head of its stream with its inputs ready; whoever
-  /// runs the network calls comm_done() when the transfer has finished.
-  std::function<void(OpId)> on_comm_start;
-  void comm_done(OpId id);
-  [[nodiscard]] long events() const { return events_; }
-  [[nodiscard]] const ResourceNames& resources() const { return names_; }
-  /// Kernels a device op launches here (its own plus any the device's library adds).
-  [[nodiscard]] int kernels(OpId id) const { return costs_[id].kernels; }
+  void launch(OpId id) override;
+  /// Computes the op's cost here, when the host issues it (a dynamic source's ops do not exist
+  /// before), and keeps it until the op runs.
+  [[nodiscard]] int kernels(OpId id) override { return cost(id).kernels; }
+  void comm_done(OpId id) override;
+  [[nodiscard]] long events() const override { return events_; }
+  [[nodiscard]] const ResourceNames& resources() const override { return names_; }
 
  private:
   struct Active {
@@ -55,11 +48,14 @@ class KernelDeviceModule : public sc_core::sc_module {
   void assign_rates();
   void schedule(double now);
   [[nodiscard]] bool deps_done(OpId id, double& latest, WaitReason& why, long& after) const;
+  const KernelCost& cost(OpId id);
+  void finished(OpId id, double now);
 
   const DeviceSpec& spec_;
-  const OpGraph& graph_;
+  OpSource& source_;
   std::vector<OpRecord>& records_;
-  std::vector<KernelCost> costs_;  // computed once per op at construction
+  std::vector<KernelCost> costs_;  // per op, computed when the host issues it
+  std::vector<bool> costed_;
   ResourceNames names_;
   sc_core::sc_event wake_;
   std::map<int, std::deque<OpId>> streams_;

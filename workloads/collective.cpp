@@ -31,15 +31,13 @@ const ParamTable& collective_params() {
   return t;
 }
 
-bool is_point_to_point(const std::string& op) { return op == "read" || op == "write"; }
-
 namespace {
 
 /// read / write: `src` and `dst` endpoints (checked against the system when the run starts).
 void read_point_to_point(const Section& s, CollectiveSpec& c) {
-  if (s.has("group")) s.fail("group", fmt::format("{} is point to point: give src and dst, not group", c.op));
+  if (s.has("group")) s.fail("group", fmt::format("{} is point to point: give src and dst, not group", comm_kind_name(c.op)));
   for (const char* key : {"src", "dst"})
-    if (!s.has(key)) s.fail(key, fmt::format("{} needs src (who issues it) and dst (whose memory)", c.op));
+    if (!s.has(key)) s.fail(key, fmt::format("{} needs src (who issues it) and dst (whose memory)", comm_kind_name(c.op)));
   c.src = s.string("src");
   c.dst = s.string("dst");
   if (c.src == c.dst) s.fail("dst", "src and dst are the same endpoint");
@@ -81,7 +79,7 @@ std::vector<std::vector<double>> read_sizes(const Section& s, size_t n) {
 CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, collective_params());
   CollectiveSpec c;
-  c.op = s.string("op");
+  c.op = *parse_comm_kind(s.string("op"));  // the schema admits only known names
   c.algorithm = s.string("algorithm");
   c.expansion = s.string("expansion");
   c.local_size = static_cast<int>(s.integer("local_size"));
@@ -93,7 +91,7 @@ CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, 
     return c;
   }
   for (const char* key : {"src", "dst"})
-    if (s.has(key)) s.fail(key, fmt::format("only read and write take src and dst; {} uses group", c.op));
+    if (s.has(key)) s.fail(key, fmt::format("only read and write take src and dst; {} uses group", comm_kind_name(c.op)));
   const YAML::Node g = s.node("group");
   if (!g || (g.IsScalar() && g.as<std::string>() == "all")) {
     for (int i = 0; i < devices; ++i) c.group.push_back(i);
@@ -114,7 +112,7 @@ CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, 
     s.fail("group", "expected 'all' or a list of device indices");
   }
   if (c.group.size() < 2) s.fail("group", "a collective needs at least two devices");
-  if (c.op == "all_to_all_v") {
+  if (c.op == CommKind::AllToAllV) {
     if (s.has("bytes")) s.fail("bytes", "all_to_all_v takes its sizes from `sizes`; remove bytes");
     if (!s.has("sizes")) s.fail("sizes", "all_to_all_v needs a matrix of sizes, one row per rank");
     c.sizes = read_sizes(s, c.group.size());
@@ -143,22 +141,22 @@ int node_size(const CollectiveSpec& c) {
 std::string resolve_algorithm(const CollectiveSpec& c) {
   const int n = static_cast<int>(c.group.size());
   const auto valid = [&]() -> std::vector<std::string> {
-    if (c.op == "all_reduce") return {"ring", "tree", "hierarchical"};
-    if (c.op == "all_gather" || c.op == "reduce_scatter") return {"ring"};
-    if (c.op == "broadcast") return {"chain"};
-    if (c.op == "all_to_all" || c.op == "all_to_all_v" || is_point_to_point(c.op)) return {"direct"};
+    if (c.op == CommKind::AllReduce) return {"ring", "tree", "hierarchical"};
+    if (c.op == CommKind::AllGather || c.op == CommKind::ReduceScatter) return {"ring"};
+    if (c.op == CommKind::Broadcast) return {"chain"};
+    if (c.op == CommKind::AllToAll || c.op == CommKind::AllToAllV || is_point_to_point(c.op)) return {"direct"};
     return {"ring"};  // send_recv: ring shift
   }();
   const int m = node_size(c);
   if (c.algorithm == "auto") {
-    if (c.op == "all_reduce" && m > 1 && m < n && n % m == 0) return "hierarchical";
+    if (c.op == CommKind::AllReduce && m > 1 && m < n && n % m == 0) return "hierarchical";
     return valid.front();
   }
   if (std::find(valid.begin(), valid.end(), c.algorithm) == valid.end()) {
     std::string v;
     for (const auto& a : valid) v += (v.empty() ? "" : ", ") + a;
     throw ConfigError(fmt::format("collective: algorithm '{}' does not implement {}; valid: auto, {}",
-                                  c.algorithm, c.op, v));
+                                  c.algorithm, comm_kind_name(c.op), v));
   }
   if (c.algorithm == "hierarchical" && n % m != 0)
     throw ConfigError(fmt::format("collective: hierarchical needs local_size ({}) to divide the group of {} ranks", m, n));
@@ -228,7 +226,7 @@ Round direct_round(const CollectiveSpec& c) {
   for (size_t i = 0; i < g.size(); ++i)
     for (size_t j = 0; j < g.size(); ++j) {
       if (i == j) continue;
-      const double b = c.op == "all_to_all_v" ? c.sizes[i][j] : c.bytes / n;
+      const double b = c.op == CommKind::AllToAllV ? c.sizes[i][j] : c.bytes / n;
       if (b > 0) r.push_back({g[i], g[j], b});
     }
   return r;
@@ -241,21 +239,21 @@ std::vector<Round> expand_collective(const CollectiveSpec& c) {
   const auto& g = c.group;
   const double n = static_cast<double>(g.size());
   std::vector<Round> rounds;
-  if (c.op == "all_reduce" && algo == "tree") {
+  if (c.op == CommKind::AllReduce && algo == "tree") {
     const int k = kTreeChunks + tree_depth(g.size()) - 1;
     for (int phase = 0; phase < 2; ++phase)
       for (int i = 0; i < k; ++i) rounds.push_back(tree_phase(g, c.bytes / kTreeChunks, phase == 0));
-  } else if (c.op == "all_reduce" && algo == "hierarchical") {
+  } else if (c.op == CommKind::AllReduce && algo == "hierarchical") {
     const Hier h = hierarchy(c);
     const double shard = c.bytes / h.m;
     for (int k = 0; k + 1 < h.m; ++k) rounds.push_back(rings_round(h.nodes, shard));
     for (int k = 0; k + 1 < 2 * h.big_n - 1; ++k) rounds.push_back(rings_round(h.peers, shard / h.big_n));
     for (int k = 0; k + 1 < h.m; ++k) rounds.push_back(rings_round(h.nodes, shard));
-  } else if (c.op == "all_reduce") {
+  } else if (c.op == CommKind::AllReduce) {
     for (size_t k = 0; k + 1 < 2 * g.size() - 1; ++k) rounds.push_back(ring_round(g, c.bytes / n));
-  } else if (c.op == "all_gather" || c.op == "reduce_scatter") {
+  } else if (c.op == CommKind::AllGather || c.op == CommKind::ReduceScatter) {
     for (size_t k = 0; k + 1 < g.size(); ++k) rounds.push_back(ring_round(g, c.bytes / n));
-  } else if (c.op == "broadcast") {
+  } else if (c.op == CommKind::Broadcast) {
     const int chunks = chain_chunks(g.size());
     for (int k = 0; k < chunks + static_cast<int>(g.size()) - 2; ++k) {
       Round r;
@@ -265,7 +263,7 @@ std::vector<Round> expand_collective(const CollectiveSpec& c) {
       }
       rounds.push_back(std::move(r));
     }
-  } else if (c.op == "all_to_all" || c.op == "all_to_all_v") {
+  } else if (c.op == CommKind::AllToAll || c.op == CommKind::AllToAllV) {
     rounds.push_back(direct_round(c));
   } else {
     rounds.push_back(ring_round(g, c.bytes));
@@ -282,20 +280,20 @@ std::vector<Stage> expand_stages(const CollectiveSpec& c) {
   const auto add = [&](Round flows, int rounds) {
     if (!flows.empty() && rounds > 0) stages.push_back({std::move(flows), rounds});
   };
-  if (c.op == "all_reduce" && algo == "tree") {
+  if (c.op == CommKind::AllReduce && algo == "tree") {
     const int k = kTreeChunks + tree_depth(n) - 1;
     for (int phase = 0; phase < 2; ++phase) add(tree_phase(g, k * c.bytes / kTreeChunks, phase == 0), k);
-  } else if (c.op == "all_reduce" && algo == "hierarchical") {
+  } else if (c.op == CommKind::AllReduce && algo == "hierarchical") {
     const Hier h = hierarchy(c);
     const double shard = c.bytes / h.m;
     add(rings_round(h.nodes, (h.m - 1) * shard), h.m - 1);
     add(rings_round(h.peers, 2.0 * (h.big_n - 1) * shard / h.big_n), 2 * (h.big_n - 1));
     add(rings_round(h.nodes, (h.m - 1) * shard), h.m - 1);
-  } else if (c.op == "all_reduce") {
+  } else if (c.op == CommKind::AllReduce) {
     add(ring_round(g, 2 * (nd - 1) / nd * c.bytes), 2 * (static_cast<int>(n) - 1));
-  } else if (c.op == "all_gather" || c.op == "reduce_scatter") {
+  } else if (c.op == CommKind::AllGather || c.op == CommKind::ReduceScatter) {
     add(ring_round(g, (nd - 1) / nd * c.bytes), static_cast<int>(n) - 1);
-  } else if (c.op == "broadcast") {
+  } else if (c.op == CommKind::Broadcast) {
     // Every hop busy in every round of the pipeline (its fill and drain included).
     const int chunks = chain_chunks(n);
     const int k = chunks + static_cast<int>(n) - 2;
@@ -308,10 +306,10 @@ std::vector<Stage> expand_stages(const CollectiveSpec& c) {
   return stages;
 }
 
-double bus_factor(const std::string& op, int ranks) {
+double bus_factor(CommKind op, int ranks) {
   const double n = ranks;
-  if (op == "all_reduce") return 2 * (n - 1) / n;
-  if (op == "all_gather" || op == "reduce_scatter" || op == "all_to_all" || op == "all_to_all_v") return (n - 1) / n;
+  if (op == CommKind::AllReduce) return 2 * (n - 1) / n;
+  if (op == CommKind::AllGather || op == CommKind::ReduceScatter || op == CommKind::AllToAll || op == CommKind::AllToAllV) return (n - 1) / n;
   return 1;
 }
 

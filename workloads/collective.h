@@ -12,11 +12,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include "sim/config/params.h"
+#include "sim/core/comm.h"
 
 namespace orrery {
 
 struct CollectiveSpec {
-  std::string op;          // all_reduce | all_gather | reduce_scatter | broadcast | all_to_all | all_to_all_v | send_recv | read | write
+  CommKind op = CommKind::AllReduce;  // all_reduce | all_gather | reduce_scatter | broadcast | all_to_all | all_to_all_v | send_recv | read | write
   double bytes = 0;        // nccl-tests "size": the buffer each rank holds (output for all_gather;
                            // all_to_all_v: the sum of `sizes` over the ranks)
   std::vector<int> group;  // device indices, in ring order (node by node for hierarchical)
@@ -29,9 +30,6 @@ struct CollectiveSpec {
   // or written; endpoint names or device indices, resolved against the system's endpoints.
   std::string src, dst;
 };
-
-/// read and write are point-to-point memory transfers, not collectives over a group.
-[[nodiscard]] bool is_point_to_point(const std::string& op);
 
 struct FlowSpec {
   int src = 0, dst = 0;
@@ -83,6 +81,6 @@ struct Stage {
 
 /// nccl-tests bus-bandwidth factor: busbw = algbw * factor (PERFORMANCE.md of nccl-tests).
 /// all_to_all_v uses all_to_all's (n-1)/n with S = the mean bytes per rank.
-[[nodiscard]] double bus_factor(const std::string& op, int ranks);
+[[nodiscard]] double bus_factor(CommKind op, int ranks);
 
 }  // namespace orrery

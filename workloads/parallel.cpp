@@ -58,24 +58,6 @@ RankCoord coord_of(const ParallelSpec& s, int rank) {
 
 int rank_of(const ParallelSpec& s, RankCoord c) { return c.t + s.tp * (c.d + s.dp * c.p); }
 
-const char* comm_group_name(CommGroup g) {
-  switch (g) {
-    case CommGroup::Tensor: return "tp";
-    case CommGroup::Data: return "dp";
-    case CommGroup::PipelineNext: return "pp_next";
-    case CommGroup::PipelinePrev: return "pp_prev";
-  }
-  return "?";
-}
-
-const char* traffic_class(CommGroup g) {
-  switch (g) {
-    case CommGroup::Tensor: return "tensor";
-    case CommGroup::Data: return "data";
-    default: return "pipeline";
-  }
-}
-
 std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank) {
   const RankCoord c = coord_of(s, rank);
   std::vector<int> g;

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "sim/config/params.h"
+#include "sim/core/comm.h"
 
 namespace orrery {
 
@@ -37,14 +38,9 @@ struct RankCoord {
 [[nodiscard]] RankCoord coord_of(const ParallelSpec& s, int rank);
 [[nodiscard]] int rank_of(const ParallelSpec& s, RankCoord c);
 
-/// The groups a collective runs over. Tensor: the tp ranks of one (d, p); data: the dp ranks
-/// of one (t, p). Pipeline peers: the rank of the next or previous stage with the same (t, d);
-/// stages form a ring (the last stage's next is the first: generated tokens go back to it).
-enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev };
-[[nodiscard]] const char* comm_group_name(CommGroup g);
+/// The group of `kind` (sim/core/comm.h); pipeline stages form a ring (the last stage's next is
+/// the first: generated tokens go back to it).
 /// Members of the group of `kind` that `rank` belongs to, in ring order.
 [[nodiscard]] std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank);
-/// The traffic class a group's transfers carry (plane selection): tensor, data, pipeline.
-[[nodiscard]] const char* traffic_class(CommGroup g);
 
 }  // namespace orrery

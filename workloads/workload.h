@@ -5,11 +5,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "hw/dtype.h"
-#include "hw/host/host_module.h"
-#include "sim/exec/op.h"
+#include "sim/core/dtype.h"
+#include "sim/core/op.h"
 #include "workloads/collective.h"
 #include "workloads/model.h"
+#include "workloads/parallel.h"
 
 namespace orrery {
 

@@ -70,11 +70,6 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   return e;
 }
 
-bool GemmShape::aligned(int alignment) const {
-  const auto multiple = [alignment](double x) { return std::fmod(x, alignment) == 0; };
-  return multiple(a_transposed ? m : k) && multiple(n);
-}
-
 int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g) {
   return g.m <= e.split_k_max_m ? 2 : 1;
 }

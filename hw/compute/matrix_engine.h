@@ -4,7 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "hw/dtype.h"
+#include "sim/core/dtype.h"
+#include "sim/core/op.h"
 #include "sim/config/params.h"
 
 namespace orrery {
@@ -27,15 +28,6 @@ struct MatrixEngineSpec {
 
 [[nodiscard]] const ParamTable& matrix_engine_params();
 [[nodiscard]] MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name);
-
-struct GemmShape {
-  double m = 0, n = 0, k = 0;
-  double batch = 1;
-  bool a_transposed = false;  // A is read as the transpose of a stored (K x M) tensor
-  /// The row stride of A (K, or M when transposed) and of B and C (N) must be multiples of
-  /// the alignment for vectorised (TMA) loads; M alone never matters.
-  [[nodiscard]] bool aligned(int alignment) const;
-};
 
 /// Kernels a GEMM launches: 2 (split-K partial products, then their reduction) when
 /// M <= split_k_max_m, else 1.

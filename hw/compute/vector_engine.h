@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "hw/dtype.h"
+#include "sim/core/dtype.h"
 #include "sim/config/params.h"
 
 namespace orrery {

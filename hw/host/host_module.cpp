@@ -6,14 +6,18 @@ using sc_core::SC_SEC;
 using sc_core::sc_time;
 
 HostModule::HostModule(sc_core::sc_module_name name, const HostSpec& spec, Framework framework,
-                       const OpGraph& graph, std::vector<OpRecord>& records)
-    : sc_module(name), spec_(spec), framework_(framework), graph_(graph), records_(records) {
+                       OpSource& source, std::vector<OpRecord>& records, Device& device)
+    : sc_module(name), spec_(spec), framework_(framework), source_(source), records_(records),
+      device_(device) {
+  device_.on_sync_done = [this](OpId id) { release(id); };
+  device_.on_op_done = [this] { device_op_done(); };
+  source_.subscribe([this] { wake_.notify(sc_core::SC_ZERO_TIME); });
   SC_METHOD(step);
   sensitive << wake_;
 }
 
 double HostModule::issue_cost(OpId id) const {
-  const Op& op = graph_[id];
+  const Op& op = source_.op(id);
   if (op.kind == OpKind::Host) {
     if (framework_ == Framework::graph) return 0.0;  // a replayed graph runs no Python/autograd
     switch (op.host_work) {
@@ -24,7 +28,7 @@ double HostModule::issue_cost(OpId id) const {
     }
   }
   // Graph: the captured graph replays kernels only.
-  const int kernels = kernels_of ? kernels_of(id) : op.kernels;
+  const int kernels = device_.kernels(id);
   if (framework_ == Framework::graph) return spec_.launch_graph * kernels;  // no modules, nodes
   const int library_kernels = kernels - op.kernels;
   // Eager: every kernel is dispatched, every module called, every autograd node run.
@@ -59,7 +63,7 @@ void HostModule::step() {
     issuing_ = -1;
     OpRecord& r = records_[id];
     r.issue_end = now;
-    const Op& op = graph_[id];
+    const Op& op = source_.op(id);
     if (op.kind == OpKind::Host) {
       r.start = r.issue_start;
       r.end = now;
@@ -70,20 +74,21 @@ void HostModule::step() {
     if (op.sync && op.kind != OpKind::Host) waiting_ = static_cast<long>(id);
     // Network transfers run on their own (NCCL) streams; they hold no launch-queue slot.
     if (op.kind != OpKind::Host && op.kind != OpKind::Comm) ++in_flight_;
-    if (on_launched) on_launched(id);
+    device_.launch(id);
   }
   if (waiting_ >= 0) return;
-  if (next_ >= boost::num_vertices(graph_)) return;
+  if (next_ >= source_.size()) return;  // a dynamic source calls more() when it has produced ops
   // A launch into a full queue blocks until the device finishes an op.
   // A replayed graph is submitted whole, so only eager launches see the queue limit.
-  if (framework_ == Framework::eager && graph_[next_].kind != OpKind::Host &&
-      graph_[next_].kind != OpKind::Comm &&
+  const OpKind next_kind = source_.op(next_).kind;
+  if (framework_ == Framework::eager && next_kind != OpKind::Host && next_kind != OpKind::Comm &&
       in_flight_ >= spec_.queue_depth) {
     queue_full_ = true;
     return;
   }
   const OpId id = next_++;
   issuing_ = static_cast<long>(id);
+  if (records_.size() < source_.size()) records_.resize(source_.size());
   records_[id].issue_start = now;
   wake_.notify(sc_time(issue_cost(id), SC_SEC));
 }

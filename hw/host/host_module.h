@@ -1,5 +1,6 @@
-// SystemC model of the host thread: issues the op graph in program order, one launch at a time,
-// and blocks on synchronising ops until the device reports them finished.
+// SystemC model of the host thread: pulls ops from its source in program order, launches them
+// on its device one at a time, and blocks on synchronising ops until the device reports them
+// finished. The host and its device are wired to each other here, once.
 #pragma once
 #include <systemc>
 
@@ -7,40 +8,37 @@
 #include <vector>
 
 #include "hw/host/host.h"
-#include "sim/exec/op.h"
-#include "sim/exec/record.h"
+#include "sim/engine/device.h"
+#include "sim/engine/op_source.h"
 
 namespace orrery {
 
-enum class Framework { eager, graph };
 
 class HostModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(HostModule);
+  /// Grows `records` as it pulls ops from `source`.
   HostModule(sc_core::sc_module_name name, const HostSpec& spec, Framework framework,
-             const OpGraph& graph, std::vector<OpRecord>& records);
+             OpSource& source, std::vector<OpRecord>& records, Device& device);
   HostModule(const HostModule&) = delete;
   HostModule& operator=(const HostModule&) = delete;
 
-  /// Called when an op has been launched (device op) or done (host op).
-  std::function<void(OpId)> on_launched;
-  /// Kernels a device op launches on this device (the device's library may add some).
-  std::function<int(OpId)> kernels_of;
-  /// The device calls this when a synchronising op has finished.
-  void release(OpId id);
-  /// The device calls this when any device op has finished (frees a launch-queue slot).
-  void device_op_done();
   [[nodiscard]] long events() const { return events_; }
   /// Host time one op occupies the host thread.
   [[nodiscard]] double issue_cost(OpId id) const;
 
  private:
   void step();
+  /// A synchronising op has finished.
+  void release(OpId id);
+  /// A device op has finished (frees a launch-queue slot).
+  void device_op_done();
 
   HostSpec spec_;
   Framework framework_;
-  const OpGraph& graph_;
+  OpSource& source_;
   std::vector<OpRecord>& records_;
+  Device& device_;
   sc_core::sc_event wake_;
   size_t next_ = 0;
   long issuing_ = -1;

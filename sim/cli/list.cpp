@@ -5,7 +5,7 @@
 #include "hw/device.h"
 #include "sim/config/registry.h"
 #include "sim/config/yaml_doc.h"
-#include "sim/run.h"
+#include "sim/run/run.h"
 #include "topologies/topology.h"
 #include "workloads/collective.h"
 #include "workloads/model.h"

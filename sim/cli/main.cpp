@@ -10,7 +10,7 @@
 #include "sim/cli/bench.h"
 #include "sim/cli/list.h"
 #include "sim/config/errors.h"
-#include "sim/run.h"
+#include "sim/run/run.h"
 
 namespace {
 
@@ -21,9 +21,9 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 }
 
 int run_command(const orrery::RunRequest& req, const std::string& report, const std::string& trace,
-                bool quiet) {
+                bool quiet, bool op_records) {
   const orrery::LoadedRun run = orrery::load_run(req);
-  const orrery::RunOutput out = orrery::execute_run(run, !trace.empty());
+  const orrery::RunOutput out = orrery::execute_run(run, {!trace.empty(), op_records});
   if (!quiet) std::cout << out.summary_text;
   if (!report.empty()) write_json(report, out.report);
   if (!trace.empty()) write_json(trace, out.trace);
@@ -38,7 +38,7 @@ int sc_main(int argc, char* argv[]) {
 
   orrery::RunRequest req;
   std::string report, trace;
-  bool quiet = false;
+  bool quiet = false, op_records = false;
   CLI::App* run = app.add_subcommand("run", "simulate a workload on a system");
   run->add_option("--system", req.system, "system YAML file or device preset name")->required();
   run->add_option("--workload", req.workload, "workload YAML file or workload preset name")->required();
@@ -46,6 +46,8 @@ int sc_main(int argc, char* argv[]) {
   run->add_option("--report", report, "write the report JSON here");
   run->add_option("--trace", trace, "write a Perfetto/Chrome trace JSON here");
   run->add_flag("--quiet", quiet, "no summary on stdout");
+  run->add_flag("--op-records", op_records,
+                "list every op of the reported step in the report (default: totals per op kind)");
 
   std::string what = "all";
   bool markdown = false;
@@ -63,7 +65,7 @@ int sc_main(int argc, char* argv[]) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*run) return run_command(req, report, trace, quiet);
+    if (*run) return run_command(req, report, trace, quiet, op_records);
     if (*list) {
       std::cout << orrery::list_text(what, markdown);
       return 0;

@@ -4,14 +4,15 @@
 
 namespace orrery {
 
-StepWindow last_step(const OpGraph& g, const SimResult& r) {
+StepWindow last_step(const RankResult& r) {
+  const OpSource& g = *r.source;
   StepWindow w;
   int last_it = 0;
-  for (size_t i = 0; i < r.records.size(); ++i) last_it = std::max(last_it, g[i].iteration);
+  for (size_t i = 0; i < r.records.size(); ++i) last_it = std::max(last_it, g.op(i).iteration);
   w.iteration = last_it;
   w.start = -1;
   for (size_t i = 0; i < r.records.size(); ++i) {
-    if (g[i].iteration != last_it) continue;
+    if (g.op(i).iteration != last_it) continue;
     w.end = std::max(w.end, r.records[i].end);
     if (w.start < 0 || r.records[i].issue_start < w.start) w.start = r.records[i].issue_start;
   }
@@ -39,7 +40,8 @@ const char* wait_resource(WaitReason why) {
 
 }  // namespace
 
-std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r, const StepWindow& w) {
+std::vector<Bottleneck> bottlenecks(const RankResult& r, const StepWindow& w) {
+  const OpSource& g = *r.source;
   std::map<std::string, Bottleneck> table;
   auto entry = [&](const std::string& name) -> Bottleneck& {
     Bottleneck& b = table[name];
@@ -51,7 +53,7 @@ std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r, const 
   for (size_t i = 0; i < r.records.size(); ++i) {
     const OpRecord& rec = r.records[i];
     entry(r.resources.host).busy_s += clipped(rec.issue_start, rec.issue_end, w);
-    if (g[i].kind == OpKind::Host || !in_window(rec, w)) continue;
+    if (g.op(i).kind == OpKind::Host || !in_window(rec, w)) continue;
     entry(rec.engine).busy_s += clipped(rec.start, rec.end, w);
     if (rec.level >= 0 && rec.memory_s > 0) {
       // The level is busy for the time its bytes need at sustained bandwidth, within the op.
@@ -64,13 +66,13 @@ std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r, const 
   // (data dependency or stream order) finished last; gaps go to what the op waited for.
   long cur = -1;
   for (size_t i = 0; i < r.records.size(); ++i)
-    if (g[i].iteration == w.iteration && g[i].kind != OpKind::Host &&
+    if (g.op(i).iteration == w.iteration && g.op(i).kind != OpKind::Host &&
         (cur < 0 || r.records[i].end > r.records[cur].end))
       cur = static_cast<long>(i);
   while (cur >= 0) {
     const OpRecord& rec = r.records[static_cast<size_t>(cur)];
     if (rec.end <= w.start) break;
-    entry(g[static_cast<size_t>(cur)].kind == OpKind::Host ? r.resources.host : rec.bound)
+    entry(g.op(static_cast<size_t>(cur)).kind == OpKind::Host ? r.resources.host : rec.bound)
         .critical_s += clipped(rec.start, rec.end, w);
     // The op whose end released this one (stream predecessor or dependency); when the op
     // waited for its launch instead, the gap before it is host time.
@@ -96,12 +98,74 @@ std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r, const 
   return out;
 }
 
-double window_matrix_flops(const OpGraph& g, const StepWindow& w) {
+double window_matrix_flops(const OpSource& g, const StepWindow& w) {
   double flops = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i)
-    if (g[i].iteration == w.iteration && (g[i].kind == OpKind::Gemm || g[i].kind == OpKind::Attention))
-      flops += g[i].flops;
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g.op(i).iteration == w.iteration && (g.op(i).kind == OpKind::Gemm || g.op(i).kind == OpKind::Attention))
+      flops += g.op(i).flops;
   return flops;
+}
+
+}  // namespace orrery
+
+namespace orrery {
+
+namespace {
+
+using Intervals = std::vector<std::pair<double, double>>;
+
+Intervals merged(Intervals v) {
+  std::sort(v.begin(), v.end());
+  Intervals out;
+  for (const auto& [s, e] : v) {
+    if (e <= s) continue;
+    if (!out.empty() && s <= out.back().second) out.back().second = std::max(out.back().second, e);
+    else out.push_back({s, e});
+  }
+  return out;
+}
+
+double length(const Intervals& v) {
+  double t = 0;
+  for (const auto& [s, e] : v) t += e - s;
+  return t;
+}
+
+}  // namespace
+
+Overlap interval_overlap(Intervals a, Intervals b) {
+  const Intervals ua = merged(std::move(a)), ub = merged(std::move(b));
+  Overlap o;
+  o.a = length(ua);
+  double covered = 0;
+  size_t j = 0;
+  for (const auto& [s, e] : ua) {
+    while (j < ub.size() && ub[j].second <= s) ++j;
+    for (size_t k = j; k < ub.size() && ub[k].first < e; ++k)
+      covered += std::min(e, ub[k].second) - std::max(s, ub[k].first);
+  }
+  o.exposed = o.a - covered;
+  return o;
+}
+
+RankActivity rank_activity(const RankResult& r) {
+  RankActivity a;
+  a.window = last_step(r);
+  Intervals kernels, comm, recv;
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    const Op& op = r.source->op(i);
+    const OpRecord& rec = r.records[i];
+    if (op.iteration != a.window.iteration) continue;
+    if (op.kind == OpKind::Comm && op.comm.op == CommKind::Recv) recv.push_back({rec.start, rec.end});
+    else if (op.kind == OpKind::Comm) comm.push_back({rec.start, rec.end});
+    else if (op.kind != OpKind::Host) kernels.push_back({rec.start, rec.end});
+  }
+  const Overlap o = interval_overlap(comm, kernels);
+  a.compute_s = length(merged(kernels));
+  a.comm_s = o.a;
+  a.exposed_s = o.exposed;
+  a.recv_wait_s = length(merged(recv));
+  return a;
 }
 
 }  // namespace orrery

@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/exec/executor.h"
-#include "sim/exec/op.h"
+#include "sim/run/simulation.h"
 
 namespace orrery {
 
@@ -26,13 +25,33 @@ struct StepWindow {
 
 /// The last iteration's window: from the host issuing its first op to its last op finishing
 /// (every step ends with a host sync, so this is what CUDA events around the step measure).
-[[nodiscard]] StepWindow last_step(const OpGraph& g, const SimResult& r);
+[[nodiscard]] StepWindow last_step(const RankResult& r);
 
 /// Busy fraction and critical-path share of every resource in the window, largest share first.
-[[nodiscard]] std::vector<Bottleneck> bottlenecks(const OpGraph& g, const SimResult& r,
-                                                  const StepWindow& w);
+[[nodiscard]] std::vector<Bottleneck> bottlenecks(const RankResult& r, const StepWindow& w);
 
 /// Matrix FLOPs (GEMM + attention) in the window.
-[[nodiscard]] double window_matrix_flops(const OpGraph& g, const StepWindow& w);
+[[nodiscard]] double window_matrix_flops(const OpSource& ops, const StepWindow& w);
+
+}  // namespace orrery
+
+namespace orrery {
+
+/// Length of the union of intervals, and of the part of `a`'s union not covered by `b`'s.
+struct Overlap {
+  double a = 0, exposed = 0;
+};
+[[nodiscard]] Overlap interval_overlap(std::vector<std::pair<double, double>> a,
+                                       std::vector<std::pair<double, double>> b);
+
+/// What one rank did in its reported step.
+struct RankActivity {
+  StepWindow window;
+  double compute_s = 0;    // union of kernel intervals in the window
+  double comm_s = 0;       // union of network-op intervals in the window
+  double exposed_s = 0;    // network time with no kernel running
+  double recv_wait_s = 0;  // pipeline receives: waiting for the previous stage (the bubble)
+};
+[[nodiscard]] RankActivity rank_activity(const RankResult& r);
 
 }  // namespace orrery

@@ -1,23 +1,33 @@
-// Report JSON (schema in docs/report.md), the human summary, and the Perfetto/Chrome trace.
+// The report of a run, made of sections (sim/report/sections.h): header, summary, memory,
+// bottlenecks, parallel, network, ops, sim. Model workloads (one device or many) and network
+// workloads (a lone collective) share the sections they have in common; schema in docs/report.md.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
-#include "sim/exec/executor.h"
-#include "sim/run.h"
+#include "sim/report/analysis.h"
+#include "sim/run/run.h"
 
 namespace orrery {
 
-/// The inputs a run can be reproduced from: paths/presets, overrides, resolved configs.
-[[nodiscard]] nlohmann::json inputs_json(const LoadedRun& run);
-[[nodiscard]] nlohmann::json build_report(const LoadedRun& run, const OpGraph& g,
-                                          const SimResult& r, const MemoryPlan& plan);
+/// A model workload's step, analysed: what its report, summary and trace are made from.
+struct StepOutcome {
+  const LoadedRun* run = nullptr;
+  const SimulationResult* sim = nullptr;
+  const std::vector<MemoryPlan>* plans = nullptr;  // per pipeline stage
+  std::vector<RankActivity> ranks;                 // per simulated rank
+  size_t slowest = 0;                              // the rank whose step ended last
+  double start = 0, end = 0;                       // the step, over every rank
+  [[nodiscard]] const RankResult& critical() const { return sim->ranks[slowest]; }
+  [[nodiscard]] double step() const { return end - start; }
+};
+[[nodiscard]] StepOutcome analyse_step(const LoadedRun& run, const SimulationResult& sim,
+                                       const std::vector<MemoryPlan>& plans);
+
+[[nodiscard]] nlohmann::json build_report(const StepOutcome& step, const RunOptions& options);
+/// The human summary printed on stdout.
 [[nodiscard]] std::string summary_text(const LoadedRun& run, const nlohmann::json& report);
-/// Chrome trace-event JSON: one track per resource (host, engines, network, memory levels),
-/// as process `pid` named `process` (default: the device's name).
-[[nodiscard]] nlohmann::json build_trace(const LoadedRun& run, const OpGraph& g,
-                                         const SimResult& r, int pid = 1,
-                                         const std::string& process = "");
 
 }  // namespace orrery

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "sim/config/yaml_doc.h"
-#include "sim/run.h"
+#include "sim/run/run.h"
 #include "tests/support/run_cli.h"
 
 using namespace orrery;

@@ -1,5 +1,7 @@
 #include "workloads/builders/graph_builder.h"
 
+#include <stdexcept>
+
 #include <cmath>
 
 namespace orrery {
@@ -63,7 +65,9 @@ Op make_comm(const std::string& name, const std::string& op, double bytes, CommG
   o.name = name;
   o.category = op;
   o.kind = OpKind::Comm;
-  o.comm = {op, bytes, group, tag};
+  const auto kind = parse_comm_kind(op);
+  if (!kind) throw std::logic_error("make_comm: unknown transfer kind '" + op + "'");
+  o.comm = {*kind, bytes, group, tag};
   return o;
 }
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/exec/op.h"
+#include "sim/core/op.h"
 
 namespace orrery {
 

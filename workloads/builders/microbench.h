@@ -3,8 +3,8 @@
 #pragma once
 #include <vector>
 
-#include "sim/exec/op.h"
-#include "sim/exec/record.h"
+#include "sim/core/op.h"
+#include "sim/core/record.h"
 #include "workloads/workload.h"
 
 namespace orrery {
@@ -15,7 +15,7 @@ namespace orrery {
 /// Seconds per call of each row, as CUDA events around one call on an idle device measure it:
 /// from the host starting to issue the call to its last kernel finishing, averaged over all
 /// calls but the first (warm-up).
-[[nodiscard]] std::vector<double> microbench_times(const WorkloadSpec& w, const OpGraph& g,
+[[nodiscard]] std::vector<double> microbench_times(const WorkloadSpec& w,
                                                    const std::vector<OpRecord>& records);
 
 }  // namespace orrery

@@ -3,7 +3,7 @@
 #pragma once
 #include <utility>
 
-#include "sim/exec/op.h"
+#include "sim/core/op.h"
 #include "workloads/workload.h"
 
 namespace orrery {

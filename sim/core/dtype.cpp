@@ -1,4 +1,4 @@
-#include "hw/dtype.h"
+#include "sim/core/dtype.h"
 
 #include <stdexcept>
 

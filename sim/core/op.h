@@ -4,9 +4,8 @@
 
 #include <string>
 
-#include "hw/compute/matrix_engine.h"
-#include "hw/dtype.h"
-#include "workloads/parallel.h"
+#include "sim/core/comm.h"
+#include "sim/core/dtype.h"
 
 namespace orrery {
 
@@ -24,6 +23,19 @@ enum class HostWork { None, BackwardStart, AutogradNode, Bookkeeping };
 [[nodiscard]] const char* op_kind_name(OpKind k);
 [[nodiscard]] const char* pass_name(Pass p);
 
+/// How the host issues ops: eagerly (Python, one launch per kernel) or by replaying a captured
+/// graph (CUDA graphs: kernels only, no framework costs).
+enum class Framework { eager, graph };
+
+struct GemmShape {
+  double m = 0, n = 0, k = 0;
+  double batch = 1;
+  bool a_transposed = false;  // A is read as the transpose of a stored (K x M) tensor
+  /// The row stride of A (K, or M when transposed) and of B and C (N) must be multiples of
+  /// the alignment for vectorised (TMA) loads; M alone never matters.
+  [[nodiscard]] bool aligned(int alignment) const;
+};
+
 struct AttentionShape {
   double batch = 1, heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
   bool causal = true;
@@ -36,7 +48,7 @@ struct AttentionShape {
 /// buffer; all_gather: its output; reduce_scatter: its input). Pipeline sends/receives pair
 /// up by (direction, tag).
 struct CommOp {
-  std::string op;         // all_reduce | all_gather | reduce_scatter | send | recv
+  CommKind op = CommKind::AllReduce;  // all_reduce | all_gather | reduce_scatter | send | recv
   double bytes = 0;
   CommGroup group = CommGroup::Tensor;
   int tag = 0;            // pipeline: micro-batch (matching send and recv carry the same tag)

@@ -1,9 +1,11 @@
-#include "sim/parallel/comm_hub.h"
+#include "sim/run/comm_hub.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "sim/config/errors.h"
 
 namespace orrery {
 
@@ -32,10 +34,17 @@ CommHub::CommHub(sc_core::sc_module_name name, const ParallelSpec& par,
   dont_initialize();
 }
 
-void CommHub::attach(int index, KernelDeviceModule& device, const OpGraph& graph) {
-  sim_[static_cast<size_t>(index)].device = &device;
-  sim_[static_cast<size_t>(index)].graph = &graph;
-  device.on_comm_start = [this, index](OpId id) { start(index, id); };
+void CommHub::attach(size_t index, Device& device, const OpSource& source) {
+  sim_[index].device = &device;
+  sim_[index].source = &source;
+  device.on_comm_start = [this, index](OpId id) {
+    try {
+      start(index, id);
+    } catch (...) {  // a process must not throw through the SystemC kernel: it loses the type
+      if (!error_) error_ = std::current_exception();
+      sc_core::sc_stop();
+    }
+  };
 }
 
 std::vector<std::vector<double>> CommHub::link_bytes() const {
@@ -50,7 +59,7 @@ long CommHub::events() const {
   return e;
 }
 
-void CommHub::complete_later(int index, OpId id) {
+void CommHub::complete_later(size_t index, OpId id) {
   ready_.push_back({index, id});
   flush_.notify(sc_core::SC_ZERO_TIME);
 }
@@ -59,13 +68,13 @@ void CommHub::flush() {
   ++events_;
   auto ready = std::move(ready_);
   ready_.clear();
-  for (const auto& [index, id] : ready) sim_[static_cast<size_t>(index)].device->comm_done(id);
+  for (const auto& [index, id] : ready) done(index, id);
 }
 
-void CommHub::start(int index, OpId id) {
-  const Op& op = (*sim_[static_cast<size_t>(index)].graph)[id];
-  if (op.comm.op == "send") return start_send(index, id);
-  if (op.comm.op == "recv") return start_recv(index, id);
+void CommHub::start(size_t index, OpId id) {
+  const Op& op = sim_[index].source->op(id);
+  if (op.comm.op == CommKind::Send) return start_send(index, id);
+  if (op.comm.op == CommKind::Recv) return start_recv(index, id);
   start_collective(index, id);
 }
 
@@ -82,16 +91,14 @@ std::vector<std::vector<int>> CommHub::replica_groups(CommGroup kind, int rank) 
   return groups;
 }
 
-int CommHub::choose_plane(CommGroup kind, const std::vector<int>& members) {
-  // Every step issues the same groups again: decide once per (kind, members).
-  const auto key = std::make_pair(static_cast<int>(kind), members);
-  if (const auto hit = plane_cache_.find(key); hit != plane_cache_.end()) return hit->second;
+PlaneId choose_plane(const std::vector<Plane>& planes, CommGroup kind,
+                     const std::vector<int>& members) {
   int best = -1;
   bool best_carries = false;
   double best_bw = 0;
   const std::string cls = traffic_class(kind);
-  for (size_t i = 0; i < planes_.size(); ++i) {
-    const Plane& p = planes_[i];
+  for (size_t i = 0; i < planes.size(); ++i) {
+    const Plane& p = planes[i];
     if (!joins(p, members)) continue;
     const bool carries = std::find(p.traffic.begin(), p.traffic.end(), cls) != p.traffic.end() ||
                          p.traffic.empty();
@@ -107,10 +114,19 @@ int CommHub::choose_plane(CommGroup kind, const std::vector<int>& members) {
   if (best < 0) {
     std::string m;
     for (int r : members) m += (m.empty() ? "" : ", ") + std::to_string(r);
-    throw std::runtime_error(fmt::format(
-        "no network plane joins the {} group of devices [{}]; add a plane that connects them", 
+    throw ConfigError(fmt::format(
+        "system.planes: no network plane joins the {} group of devices [{}] that the workload's "
+        "parallel layout needs; add a plane that connects them, or change workload.parallel",
         comm_group_name(kind), m));
   }
+  return PlaneId{best};
+}
+
+PlaneId CommHub::plane_for(CommGroup kind, const std::vector<int>& members) {
+  // Every step issues the same groups again: decide once per (kind, members).
+  const auto key = std::make_pair(static_cast<int>(kind), members);
+  if (const auto hit = plane_cache_.find(key); hit != plane_cache_.end()) return hit->second;
+  const PlaneId best = choose_plane(planes_, kind, members);
   group_plane_.emplace(kind, best);
   plane_cache_.emplace(key, best);
   return best;
@@ -130,14 +146,14 @@ void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>>
   }
 }
 
-void CommHub::run_groups(CommGroup kind, const CommOp& op,
-                         const std::vector<std::vector<int>>& groups, std::function<void()> done) {
-  NetworkModule& net = *nets_[static_cast<size_t>(choose_plane(kind, groups.front()))];
+void CommHub::run_groups(const CommOp& op, const std::vector<std::vector<int>>& groups,
+                         std::function<void()> done) {
+  NetworkModule& net = network(plane_for(op.group, groups.front()));
   auto pending = std::make_shared<size_t>(groups.size());
   for (const auto& g : groups) {
     // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
     auto stages = std::make_shared<std::vector<Stage>>();
-    if (op.op == "send") {
+    if (op.op == CommKind::Send) {
       stages->push_back({{FlowSpec{g[0], g[1], op.bytes}}, 1});
     } else {
       CollectiveSpec c;
@@ -153,48 +169,47 @@ void CommHub::run_groups(CommGroup kind, const CommOp& op,
   }
 }
 
-void CommHub::start_collective(int index, OpId id) {
-  Rank& me = sim_[static_cast<size_t>(index)];
-  const CommOp& op = (*me.graph)[id].comm;
-  const int rank = ranks_[static_cast<size_t>(index)];
+void CommHub::start_collective(size_t index, OpId id) {
+  Rank& me = sim_[index];
+  const CommOp& op = me.source->op(id).comm;
+  const int rank = ranks_[index];
   const int seq = me.seq[op.group]++;
   if (!par_.all_ranks) {
-    run_groups(op.group, op, replica_groups(op.group, rank),
-               [this, index, id] { sim_[static_cast<size_t>(index)].device->comm_done(id); });
+    run_groups(op, replica_groups(op.group, rank), [this, index, id] { done(index, id); });
     return;
   }
   // Every rank is simulated: the collective starts when the last member of the group arrives.
   const auto group = group_of(par_, op.group, rank);
   const CollectiveKey key{static_cast<int>(op.group), group.front(), seq};
-  Waiting& w = waiting_[key];
-  w.members.push_back({index, id});
-  if (w.members.size() < group.size()) return;
-  auto members = std::move(w.members);
+  Members& waiting = waiting_[key];
+  waiting.push_back({index, id});
+  if (waiting.size() < group.size()) return;
+  Members members = std::move(waiting);
   waiting_.erase(key);
-  run_groups(op.group, op, {group}, [this, members] {
-    for (const auto& [i, op_id] : members) sim_[static_cast<size_t>(i)].device->comm_done(op_id);
+  run_groups(op, {group}, [this, members] {
+    for (const auto& [i, op_id] : members) done(i, op_id);
   });
 }
 
-void CommHub::start_send(int index, OpId id) {
-  const CommOp& op = (*sim_[static_cast<size_t>(index)].graph)[id].comm;
-  const int rank = ranks_[static_cast<size_t>(index)];
+void CommHub::start_send(size_t index, OpId id) {
+  const CommOp& op = sim_[index].source->op(id).comm;
+  const int rank = ranks_[index];
   const int receiver = group_of(par_, op.group, rank)[1];
   const TransferKey key{rank, receiver, static_cast<int>(op.group), op.tag};
-  run_groups(op.group, op, replica_groups(op.group, rank), [this, index, id, key] {
+  run_groups(op, replica_groups(op.group, rank), [this, index, id, key] {
     Transfer& t = transfers_[key];
     t.arrived = true;
     if (t.recv_index >= 0) {
-      sim_[static_cast<size_t>(t.recv_index)].device->comm_done(t.recv_op);
+      done(static_cast<size_t>(t.recv_index), t.recv_op);
       transfers_.erase(key);
     }
-    sim_[static_cast<size_t>(index)].device->comm_done(id);
+    done(index, id);
   });
 }
 
-void CommHub::start_recv(int index, OpId id) {
-  const CommOp& op = (*sim_[static_cast<size_t>(index)].graph)[id].comm;
-  const int rank = ranks_[static_cast<size_t>(index)];
+void CommHub::start_recv(size_t index, OpId id) {
+  const CommOp& op = sim_[index].source->op(id).comm;
+  const int rank = ranks_[index];
   const int sender = group_of(par_, op.group, rank)[1];
   const TransferKey key{sender, rank, static_cast<int>(opposite(op.group)), op.tag};
   Transfer& t = transfers_[key];
@@ -203,7 +218,7 @@ void CommHub::start_recv(int index, OpId id) {
     complete_later(index, id);
     return;
   }
-  t.recv_index = index;
+  t.recv_index = static_cast<int>(index);
   t.recv_op = id;
 }
 

@@ -3,7 +3,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "sim/run.h"
+#include "sim/core/ids.h"
+#include "sim/run/run.h"
 
 namespace orrery {
 
@@ -21,8 +22,9 @@ struct CollectiveResult {
 /// The plane a collective runs on: the named one, or the first whose traffic includes
 /// "collective" (or simply the first plane). Throws ConfigError for an unknown name.
 [[nodiscard]] const Plane& collective_plane(const LoadedRun& run);
-/// Simulates the collective (one SystemC kernel per process, like simulate()).
-[[nodiscard]] CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c);
+/// Simulates the collective on `plane` of the run's system (one SystemC kernel per process).
+[[nodiscard]] CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane,
+                                                   const CollectiveSpec& c);
 /// Every pair of the group is connected by the plane, or a ConfigError says which is not.
 void check_group_connected(const Plane& plane, const std::vector<int>& group);
 
@@ -43,9 +45,9 @@ struct PointToPointTime {
 [[nodiscard]] PointToPointTime point_to_point_time(const Plane& plane, int src, int dst,
                                                    double bytes, bool write);
 /// Runs and reports a read / write workload.
-[[nodiscard]] RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace);
+[[nodiscard]] RunOutput execute_point_to_point(const LoadedRun& run, const RunOptions& options);
 
 /// Runs and reports the collective phase.
-[[nodiscard]] RunOutput execute_collective(const LoadedRun& run, bool want_trace);
+[[nodiscard]] RunOutput execute_collective(const LoadedRun& run, const RunOptions& options);
 
 }  // namespace orrery

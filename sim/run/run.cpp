@@ -1,4 +1,4 @@
-#include "sim/run.h"
+#include "sim/run/run.h"
 
 #include <fmt/format.h>
 
@@ -6,12 +6,12 @@
 #include <chrono>
 #include <filesystem>
 
-#include "sim/collective_run.h"
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
-#include "sim/exec/executor.h"
-#include "sim/parallel/parallel_run.h"
 #include "sim/report/report.h"
+#include "sim/report/trace.h"
+#include "sim/run/collective_run.h"
+#include "sim/run/simulation.h"
 #include "workloads/builders/transformer.h"
 
 namespace orrery {
@@ -160,23 +160,50 @@ void check_dtypes(const LoadedRun& run) {
   }
 }
 
+/// Peak memory of every pipeline stage; throws DoesNotFitError (exit 3) for one that does not fit.
+std::vector<MemoryPlan> plan_stages(const LoadedRun& run) {
+  const int pp = run.workload.parallel.pp;
+  std::vector<MemoryPlan> plans;
+  for (int p = 0; p < pp; ++p) {
+    plans.push_back(plan_memory(run.workload, p));
+    check_fits(plans.back(), run.device.backing_memory().capacity,
+               pp > 1 ? fmt::format("{} (pipeline stage {})", run.device.name, p) : run.device.name);
+  }
+  return plans;
+}
+
+/// The ranks to simulate: every rank, or one per pipeline stage (t = 0, d = 0) standing for
+/// its identical peers (docs/parallelism.md §3); each runs its stage's op graph.
+std::vector<RankPlan> simulated_ranks(const ParallelSpec& par, std::vector<GraphSource>& stages) {
+  std::vector<RankPlan> ranks;
+  for (int r = 0; r < par.ranks(); ++r) {
+    const RankCoord c = coord_of(par, r);
+    if (par.all_ranks || (c.t == 0 && c.d == 0))
+      ranks.push_back({r, c.p, &stages[static_cast<size_t>(c.p)]});
+  }
+  return ranks;
+}
+
 }  // namespace
 
-RunOutput execute_run(const LoadedRun& run, bool want_trace) {
-  if (run.workload.phase == Phase::collective) return execute_collective(run, want_trace);
+RunOutput execute_run(const LoadedRun& run, const RunOptions& options) {
+  if (run.workload.phase == Phase::collective) return execute_collective(run, options);
   check_dtypes(run);
-  if (run.devices > 1) return execute_parallel(run, want_trace);
-  const MemoryPlan plan = plan_memory(run.workload);
-  check_fits(plan, run.device.backing_memory().capacity, run.device.name);
-  // Wall time covers building the operator graph and simulating it (not loading or reporting).
+  const std::vector<MemoryPlan> plans = plan_stages(run);
+  // Wall time covers building the operator graphs and simulating them (not loading or reporting).
   const auto t0 = std::chrono::steady_clock::now();
-  const OpGraph graph = build_graph(run.workload);
-  SimResult result = simulate(run.device, graph, run.workload.framework);
+  std::vector<GraphSource> stages;
+  stages.reserve(static_cast<size_t>(run.workload.parallel.pp));
+  for (int p = 0; p < run.workload.parallel.pp; ++p) stages.emplace_back(build_graph(run.workload, p));
+  Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel,
+                 simulated_ranks(run.workload.parallel, stages));
+  SimulationResult result = sim.run();
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const StepOutcome step = analyse_step(run, result, plans);
   RunOutput out;
-  out.report = build_report(run, graph, result, plan);
+  out.report = build_report(step, options);
   out.summary_text = summary_text(run, out.report);
-  if (want_trace) out.trace = build_trace(run, graph, result);
+  if (options.trace) out.trace = step_trace(step);
   return out;
 }
 

@@ -1,6 +1,7 @@
-// Runs the network operations of a parallel workload: when a rank's collective or pipeline
+// Runs the network operations of the simulated ranks: when a rank's collective or pipeline
 // send/receive reaches the head of its stream, the hub starts the transfers on the network
-// planes and tells the rank's device when they are done.
+// planes and tells the rank's device when they are done. It owns one NetworkModule per plane,
+// so every workload that moves data (a parallel step, a lone collective) goes through it.
 //
 // Identical ranks doing identical work are simulated once. With `representatives`, one rank
 // per pipeline stage (t = 0, d = 0) is simulated; when it starts a collective, the hub starts
@@ -11,18 +12,27 @@
 #pragma once
 #include <systemc>
 
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
 #include <vector>
 
-#include "hw/kernel_device.h"
 #include "hw/network/network_module.h"
+#include "sim/core/ids.h"
+#include "sim/engine/device.h"
+#include "sim/engine/op_source.h"
 #include "workloads/collective.h"
 #include "workloads/parallel.h"
 
 namespace orrery {
+
+/// The plane a group's transfers use: among planes joining all members, those carrying the
+/// group's traffic class first (a plane with no traffic list carries everything), then the
+/// highest link bandwidth x efficiency. Throws ConfigError when no plane joins them.
+[[nodiscard]] PlaneId choose_plane(const std::vector<Plane>& planes, CommGroup kind,
+                                   const std::vector<int>& members);
 
 class CommHub : public sc_core::sc_module {
  public:
@@ -31,24 +41,25 @@ class CommHub : public sc_core::sc_module {
   CommHub(sc_core::sc_module_name name, const ParallelSpec& par, const std::vector<Plane>& planes,
           std::vector<int> ranks);
 
-  /// Connects simulated rank `index` (its device and graph) to the hub.
-  void attach(int index, KernelDeviceModule& device, const OpGraph& graph);
+  /// Connects simulated rank `index` (its device and op source) to the hub.
+  void attach(size_t index, Device& device, const OpSource& source);
+  [[nodiscard]] NetworkModule& network(PlaneId plane) { return *nets_[plane.index()]; }
 
   /// Bytes each plane's links carried, per plane then per directed link.
   [[nodiscard]] std::vector<std::vector<double>> link_bytes() const;
   [[nodiscard]] long events() const;
   [[nodiscard]] long flows() const { return flows_; }
-  /// Plane each group kind used (index into planes), -1 if it never communicated.
-  [[nodiscard]] const std::map<CommGroup, int>& plane_of_group() const { return group_plane_; }
+  /// Plane each group kind used (only kinds that communicated).
+  [[nodiscard]] const std::map<CommGroup, PlaneId>& plane_of_group() const { return group_plane_; }
+  /// An error raised inside a SystemC process (e.g. no plane joins a group): the hub stops the
+  /// simulation and the caller rethrows it after sc_start, with its type intact.
+  [[nodiscard]] std::exception_ptr error() const { return error_; }
 
  private:
   struct Rank {
-    KernelDeviceModule* device = nullptr;
-    const OpGraph* graph = nullptr;
+    Device* device = nullptr;
+    const OpSource* source = nullptr;
     std::map<CommGroup, int> seq;  // collectives of each kind started so far
-  };
-  struct Waiting {                 // all-ranks mode: members that reached a collective
-    std::vector<std::pair<int, OpId>> members;
   };
   struct Transfer {                // a pipeline send and its matching receive
     bool arrived = false;
@@ -57,22 +68,22 @@ class CommHub : public sc_core::sc_module {
   };
   using CollectiveKey = std::tuple<int, int, int>;       // kind, group leader, sequence
   using TransferKey = std::tuple<int, int, int, int>;    // sender, receiver, kind, tag
+  using Members = std::vector<std::pair<size_t, OpId>>;  // (rank index, op) waiting together
 
-  void start(int index, OpId id);
-  void start_collective(int index, OpId id);
-  void start_send(int index, OpId id);
-  void start_recv(int index, OpId id);
-  /// Runs `spec` over `groups` (each its own collective) on one plane; `done` after all finish.
-  void run_groups(CommGroup kind, const CommOp& op, const std::vector<std::vector<int>>& groups,
+  void start(size_t index, OpId id);
+  void start_collective(size_t index, OpId id);
+  void start_send(size_t index, OpId id);
+  void start_recv(size_t index, OpId id);
+  /// Runs `op` over `groups` (each its own collective) on one plane; `done` after all finish.
+  void run_groups(const CommOp& op, const std::vector<std::vector<int>>& groups,
                   std::function<void()> done);
   void run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
                   std::function<void()> done);
-  /// The plane for a group: among planes joining all members, those carrying the group's
-  /// traffic class first, then the highest link bandwidth x efficiency.
-  int choose_plane(CommGroup kind, const std::vector<int>& members);
+  PlaneId plane_for(CommGroup kind, const std::vector<int>& members);
   /// Groups of `kind` represented by a simulated rank (itself only in all-ranks mode).
   std::vector<std::vector<int>> replica_groups(CommGroup kind, int rank) const;
-  void complete_later(int index, OpId id);
+  void done(size_t index, OpId id) { sim_[index].device->comm_done(id); }
+  void complete_later(size_t index, OpId id);
   void flush();
 
   ParallelSpec par_;
@@ -80,12 +91,13 @@ class CommHub : public sc_core::sc_module {
   std::vector<int> ranks_;
   std::vector<Rank> sim_;
   std::vector<std::unique_ptr<NetworkModule>> nets_;
-  std::map<CollectiveKey, Waiting> waiting_;
+  std::map<CollectiveKey, Members> waiting_;
   std::map<TransferKey, Transfer> transfers_;
-  std::map<CommGroup, int> group_plane_;
-  std::map<std::pair<int, std::vector<int>>, int> plane_cache_;  // (kind, members) -> plane
-  std::vector<std::pair<int, OpId>> ready_;
+  std::map<CommGroup, PlaneId> group_plane_;
+  std::map<std::pair<int, std::vector<int>>, PlaneId> plane_cache_;  // (kind, members) -> plane
+  Members ready_;
   sc_core::sc_event flush_;
+  std::exception_ptr error_;
   long flows_ = 0;
   long events_ = 0;
 };

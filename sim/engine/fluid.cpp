@@ -1,4 +1,4 @@
-#include "sim/exec/fluid.h"
+#include "sim/engine/fluid.h"
 
 #include <algorithm>
 #include <numeric>

@@ -43,8 +43,14 @@ struct RunOutput {
   nlohmann::json trace;
 };
 
+/// What to produce besides the report and the summary.
+struct RunOptions {
+  bool trace = false;       // the Perfetto/Chrome trace
+  bool op_records = false;  // one report entry per op of the reported step (else per-kind totals)
+};
+
 /// Checks memory (throws DoesNotFitError, exit 3), simulates, and reports.
-[[nodiscard]] RunOutput execute_run(const LoadedRun& run, bool want_trace);
+[[nodiscard]] RunOutput execute_run(const LoadedRun& run, const RunOptions& options);
 
 [[nodiscard]] const ParamTable& system_params();
 [[nodiscard]] nlohmann::json yaml_to_json(const YAML::Node& node);

@@ -1,4 +1,6 @@
-#include "sim/exec/op.h"
+#include "sim/core/op.h"
+
+#include <cmath>
 
 namespace orrery {
 
@@ -21,6 +23,11 @@ const char* pass_name(Pass p) {
     case Pass::Other: return "other";
   }
   return "?";
+}
+
+bool GemmShape::aligned(int alignment) const {
+  const auto multiple = [alignment](double x) { return std::fmod(x, alignment) == 0; };
+  return multiple(a_transposed ? m : k) && multiple(n);
 }
 
 double AttentionShape::scores() const {

@@ -1,4 +1,4 @@
-#include "sim/exec/record.h"
+#include "sim/core/record.h"
 
 namespace orrery {
 

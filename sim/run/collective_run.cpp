@@ -1,4 +1,4 @@
-#include "sim/collective_run.h"
+#include "sim/run/collective_run.h"
 
 #include <fmt/format.h>
 #include <systemc>
@@ -7,9 +7,10 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "hw/network/network_module.h"
 #include "sim/config/errors.h"
-#include "sim/report/report.h"
+#include "sim/report/sections.h"
+#include "sim/report/trace.h"
+#include "sim/run/simulation.h"
 #include "sim/units/quantity.h"
 
 namespace orrery {
@@ -86,9 +87,7 @@ class CollectiveDriver : public sc_core::sc_module {
 
 }  // namespace
 
-CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c) {
-  if (sc_core::sc_get_status() != sc_core::SC_ELABORATION)
-    throw std::logic_error("simulate_collective() may run once per process");
+CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const CollectiveSpec& c) {
   CollectiveResult result;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Stage> stages;
@@ -98,34 +97,34 @@ CollectiveResult simulate_collective(const Plane& plane, const CollectiveSpec& c
     stages = expand_stages(c);
   }
   result.expansion = c.expansion;
-  NetworkModule net("network", plane);
-  CollectiveDriver driver("collective", net, std::move(stages), result);
-  sc_core::sc_start();
-  result.link_bytes = net.link_bytes();
-  result.events = net.events() + static_cast<long>(result.stages.size()) + 1;
+  // No ranks: the collective's flows are the whole workload.
+  Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel, {});
+  CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result);
+  const SimulationResult r = sim.run();
+  result.link_bytes = r.link_bytes[plane.index()];
+  result.events = r.events + static_cast<long>(result.stages.size()) + 1;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
 
-RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
+RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
   const CollectiveSpec& c = run.workload.collective;
-  if (is_point_to_point(c.op)) return execute_point_to_point(run, want_trace);
+  if (is_point_to_point(c.op)) return execute_point_to_point(run, options);
   const Plane& plane = collective_plane(run);
+  const PlaneId plane_id{static_cast<size_t>(&plane - run.planes.data())};
   for (int d : c.group)
     if (d >= plane.devices())
       throw ConfigError(fmt::format("collective: device {} is not on plane '{}'", d, plane.name));
   check_group_connected(plane, c.group);
-  const CollectiveResult r = simulate_collective(plane, c);
+  const CollectiveResult r = simulate_collective(run, plane_id, c);
   const int n = static_cast<int>(c.group.size());
   const double algbw = c.bytes / r.time;
   const double busbw = algbw * bus_factor(c.op, n);
   RunOutput out;
   nlohmann::json& rep = out.report;
-  rep["orrery"] = {{"version", "0.1"}, {"report_schema", 1}};
-  rep["inputs"] = inputs_json(run);
-  rep["system"] = {{"name", run.system_name}, {"devices", run.devices}};
+  rep = report_header(run, {{"name", run.system_name}, {"devices", run.devices}});
   rep["summary"] = {{"phase", "collective"},
-                    {"op", c.op},
+                    {"op", comm_kind_name(c.op)},
                     {"algorithm", resolve_algorithm(c)},
                     {"plane", plane.name},
                     {"ranks", n},
@@ -137,49 +136,24 @@ RunOutput execute_collective(const LoadedRun& run, bool want_trace) {
                     {"expansion", r.expansion},
                     {"stages", r.stages.size()},
                     {"rounds", r.rounds}};
-  // Per-link utilisation: bytes carried / (capacity x time), busiest first.
-  std::vector<size_t> order(plane.links.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return r.link_bytes[a] > r.link_bytes[b]; });
-  double total_util = 0;
-  nlohmann::json links = nlohmann::json::array();
-  for (size_t i : order) {
-    const Link& l = plane.links[i];
-    const double util = r.link_bytes[i] / (l.bandwidth * r.time);
-    total_util += util;
-    if (r.link_bytes[i] <= 0) continue;
-    links.push_back({{"from", plane.nodes[static_cast<size_t>(l.from)].name},
-                     {"to", plane.nodes[static_cast<size_t>(l.to)].name},
-                     {"bytes", r.link_bytes[i]},
-                     {"utilization", util}});
-  }
-  rep["planes"] = {{{"name", plane.name},
-                    {"topology", plane.topology},
-                    {"links", plane.links.size()},
-                    {"mean_link_utilization", total_util / static_cast<double>(plane.links.size())}}};
-  rep["links"] = std::move(links);
-  rep["sim"] = {{"events", r.events},
-                {"flows", r.flows},
-                {"simulated_s", r.time},
-                {"wall_s", r.wall_s},
-                {"events_per_s", r.wall_s > 0 ? double(r.events) / r.wall_s : 0.0}};
+  NetworkSection net = network_section({plane}, {r.link_bytes}, r.time, plane.links.size());
+  rep["planes"] = std::move(net.planes);
+  rep["links"] = std::move(net.links);
+  rep["sim"] = sim_section(r.events, r.time, r.wall_s);
+  rep["sim"]["flows"] = r.flows;
   out.summary_text = fmt::format(
       "Orrery — {} ({}) of {} over {} ranks on plane '{}' of {}\n"
       "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n"
       "  simulated {} flows in {} {} ({} rounds) with {} events in {:.1f} ms\n",
-      c.op, resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
+      comm_kind_name(c.op), resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
       run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9, r.flows,
       r.stages.size(), r.expansion == "rounds" ? "rounds" : "stages", r.rounds, r.events, 1e3 * r.wall_s);
-  if (want_trace) {
-    nlohmann::json events = nlohmann::json::array();
-    events.push_back({{"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", plane.name}}}});
-    events.push_back({{"ph", "M"}, {"pid", 1}, {"tid", 1}, {"name", "thread_name"}, {"args", {{"name", "collective " + c.op}}}});
+  if (options.trace) {
+    std::vector<TraceSpan> spans;
     const char* what = r.expansion == "rounds" ? "round" : "stage";
     for (size_t k = 0; k < r.stages.size(); ++k)
-      events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", fmt::format("{} {}", what, k)},
-                        {"ts", r.stages[k].first * 1e6}, {"dur", (r.stages[k].second - r.stages[k].first) * 1e6}});
-    out.trace = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
+      spans.push_back({fmt::format("{} {}", what, k), r.stages[k].first, r.stages[k].second});
+    out.trace = network_trace(plane.name, std::string("collective ") + comm_kind_name(c.op), spans);
   }
   return out;
 }
@@ -244,7 +218,7 @@ int resolve_endpoint(const LoadedRun& run, const std::string& key, const std::st
 
 }  // namespace
 
-RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace) {
+RunOutput execute_point_to_point(const LoadedRun& run, const RunOptions& options) {
   const CollectiveSpec& c = run.workload.collective;
   const int src = resolve_endpoint(run, "src", c.src);
   const int dst = resolve_endpoint(run, "dst", c.dst);
@@ -263,16 +237,14 @@ RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace) {
         "workload.collective: no plane {}connects {} and {} (planes: {}; a CPU is reachable only on "
         "planes with cpus: true, and a node-scoped plane joins only endpoints of one node)",
         c.plane.empty() ? "" : "named '" + c.plane + "' ", sh.name(src), sh.name(dst), names));
-  const bool write = c.op == "write";
+  const bool write = c.op == CommKind::Write;
   const PointToPointTime t = point_to_point_time(*plane, src, dst, c.bytes, write);
   RunOutput out;
   nlohmann::json& rep = out.report;
-  rep["orrery"] = {{"version", "0.1"}, {"report_schema", 1}};
-  rep["inputs"] = inputs_json(run);
-  rep["system"] = {{"name", run.system_name}, {"devices", run.devices}, {"nodes", run.nodes},
-                   {"cpus", sh.cpus()}};
+  rep = report_header(run, {{"name", run.system_name}, {"devices", run.devices}, {"nodes", run.nodes},
+                            {"cpus", sh.cpus()}});
   rep["summary"] = {{"phase", "collective"},
-                    {"op", c.op},
+                    {"op", comm_kind_name(c.op)},
                     {"plane", plane->name},
                     {"src", sh.name(src)},
                     {"dst", sh.name(dst)},
@@ -284,20 +256,17 @@ RunOutput execute_point_to_point(const LoadedRun& run, bool want_trace) {
                     {"path_rate_GBps", t.rate / 1e9},
                     {"hops", t.hops},
                     {"paths", t.paths}};
-  rep["sim"] = {{"events", 0}, {"flows", t.paths}, {"simulated_s", t.time}, {"wall_s", 0.0}, {"events_per_s", 0.0}};
+  rep["sim"] = sim_section(0, t.time, 0.0);
+  rep["sim"]["flows"] = t.paths;
   out.summary_text = fmt::format(
       "Orrery — {} of {} by {} from {} on plane '{}' of {}\n"
       "  time             {}\n  bandwidth        {:.1f} GB/s\n  fixed latency    {}\n"
       "  {} hops each way, spread over {} paths (closed form, no events)\n",
-      c.op, format_quantity(c.bytes, Dim::Bytes), sh.name(src), sh.name(dst), plane->name,
+      comm_kind_name(c.op), format_quantity(c.bytes, Dim::Bytes), sh.name(src), sh.name(dst), plane->name,
       run.system_name, format_quantity(t.time, Dim::Time), c.bytes / t.time / 1e9,
       format_quantity(t.latency, Dim::Time), t.hops, t.paths);
-  if (want_trace) {
-    nlohmann::json events = nlohmann::json::array();
-    events.push_back({{"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", plane->name}}}});
-    events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", 1}, {"name", c.op + " " + sh.name(dst)}, {"ts", 0.0}, {"dur", t.time * 1e6}});
-    out.trace = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
-  }
+  if (options.trace)
+    out.trace = network_trace(plane->name, "", {{comm_kind_name(c.op) + std::string(" ") + sh.name(dst), 0.0, t.time}});
   return out;
 }
 
