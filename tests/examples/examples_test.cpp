@@ -38,8 +38,8 @@ TEST_CASE("example_genslm_long_sequences_shift_work_to_attention", "[examples]")
   const nlohmann::json s10k = run_report(base + " --set workload.seq_len=10240 --set workload.model.max_positions=10240");
   auto attention_share = [](const nlohmann::json& r) {
     double attn = 0;
-    for (const auto& op : r["ops"])
-      if (op["category"].get<std::string>().rfind("attention", 0) == 0) attn += op["flops"].get<double>();
+    for (const auto& kind : r["op_kinds"])
+      if (kind["category"].get<std::string>().rfind("attention", 0) == 0) attn += kind["flops"].get<double>();
     return attn / r["summary"]["model_flops"].get<double>();
   };
   CHECK(attention_share(s10k) > 3 * attention_share(s2k));

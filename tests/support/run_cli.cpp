@@ -27,6 +27,8 @@ std::string temp_name(const char* what) {
 
 }  // namespace
 
+nlohmann::json run_report_ops(const std::string& args) { return run_report(args + " --op-records"); }
+
 std::string source_path(const std::string& relative) {
   return std::string(ORRERY_SOURCE_DIR) + "/" + relative;
 }

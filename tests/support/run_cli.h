@@ -16,6 +16,8 @@ struct CliResult {
 CliResult run_orrery(const std::string& args);
 /// Runs `orrery run <args> --quiet --report <tmp>` and returns the parsed report (REQUIREs exit 0).
 nlohmann::json run_report(const std::string& args);
+/// The same with `--op-records`: the report lists every op of the reported step.
+nlohmann::json run_report_ops(const std::string& args);
 /// Absolute path of a file in the source tree.
 std::string source_path(const std::string& relative);
 

@@ -10,8 +10,8 @@ using namespace orrery::test;
 
 TEST_CASE("same_inputs_give_identical_reports_except_wall_clock", "[cli]") {
   const std::string args = "--system h100-sxm --workload gpt2-xl-train --set workload.batch=2";
-  nlohmann::json a = run_report(args);
-  nlohmann::json b = run_report(args);
+  nlohmann::json a = run_report_ops(args);
+  nlohmann::json b = run_report_ops(args);
   for (auto* j : {&a, &b}) {
     (*j)["sim"].erase("wall_s");
     (*j)["sim"].erase("events_per_s");
@@ -20,8 +20,8 @@ TEST_CASE("same_inputs_give_identical_reports_except_wall_clock", "[cli]") {
 }
 
 TEST_CASE("overrides_are_echoed_and_change_the_answer", "[cli]") {
-  const nlohmann::json base = run_report("--system h100-sxm --workload gpt2-xl-decode");
-  const nlohmann::json slow = run_report(
+  const nlohmann::json base = run_report_ops("--system h100-sxm --workload gpt2-xl-decode");
+  const nlohmann::json slow = run_report_ops(
       "--system h100-sxm --workload gpt2-xl-decode --set workload.framework=graph "
       "--set \"system.device.memory.hbm.bandwidth=1.675 TB/s\"");
   REQUIRE(slow["inputs"]["overrides"].size() == 2);
@@ -31,7 +31,7 @@ TEST_CASE("overrides_are_echoed_and_change_the_answer", "[cli]") {
 }
 
 TEST_CASE("report_has_the_documented_summary_fields", "[cli]") {
-  const nlohmann::json r = run_report("--system h100-sxm --workload gpt2-xl-train --set workload.batch=1");
+  const nlohmann::json r = run_report_ops("--system h100-sxm --workload gpt2-xl-train --set workload.batch=1");
   for (const char* key : {"step_time_s", "tokens_per_s", "mfu", "ttft_s", "tpot_s", "peak_memory_bytes"})
     CHECK(r["summary"].contains(key));
   CHECK(r["summary"]["step_time_s"].get<double>() > 0);
@@ -47,10 +47,10 @@ TEST_CASE("report_has_the_documented_summary_fields", "[cli]") {
 }
 
 TEST_CASE("prefill_reports_ttft_and_decode_reports_tpot", "[cli]") {
-  const nlohmann::json p = run_report("--system h100-sxm --workload gpt2-xl-decode --set workload.phase=prefill");
+  const nlohmann::json p = run_report_ops("--system h100-sxm --workload gpt2-xl-decode --set workload.phase=prefill");
   CHECK(p["summary"]["ttft_s"].get<double>() > 0);
   CHECK(p["summary"]["tpot_s"].is_null());
-  const nlohmann::json d = run_report("--system h100-sxm --workload gpt2-xl-decode");
+  const nlohmann::json d = run_report_ops("--system h100-sxm --workload gpt2-xl-decode");
   CHECK(d["summary"]["tpot_s"].get<double>() > 0);
   CHECK(d["summary"]["tpot_s"].get<double>() * 64 == Approx(d["summary"]["step_time_s"].get<double>()));
 }

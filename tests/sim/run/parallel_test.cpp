@@ -13,7 +13,7 @@ namespace {
 
 /// GPT-2 small training on `system` with extra --set flags.
 nlohmann::json train(const std::string& system, const std::string& sets) {
-  return run_report("--system " + system +
+  return run_report_ops("--system " + system +
                     " --workload gpt2-xl-train --set workload.model=gpt2-small --set workload.batch=8 "
                     "--set workload.seq_len=256 " + sets);
 }
@@ -52,7 +52,7 @@ TEST_CASE("representative_ranks_give_the_same_answer_as_simulating_every_rank", 
 }
 
 TEST_CASE("data_parallel_gradient_buckets_overlap_backward_and_shrink_with_accumulation", "[parallel]") {
-  const auto one = run_report("--system dgx-h100 --workload gpt2-xl-train");
+  const auto one = run_report_ops("--system dgx-h100 --workload gpt2-xl-train");
   // NCCL keeps a one-node all-reduce on NVLink.
   CHECK(one["parallel"]["group_planes"]["dp"] == "nvlink");
   CHECK(one["parallel"]["dp"] == 8);
@@ -69,7 +69,7 @@ TEST_CASE("data_parallel_gradient_buckets_overlap_backward_and_shrink_with_accum
   CHECK(buckets <= static_cast<int>(grad_bytes / cap) + 1);
   CHECK(buckets >= static_cast<int>(grad_bytes / (cap + largest)));
   // Gradient accumulation: 4 micro-steps, one reduction; the reduction's share of the step falls.
-  const auto accum = run_report("--system dgx-h100 --workload gpt2-xl-train --set workload.grad_accum=4");
+  const auto accum = run_report_ops("--system dgx-h100 --workload gpt2-xl-train --set workload.grad_accum=4");
   const double share1 = comm / step(one);
   const double share4 = accum["summary"]["comm_s"].get<double>() / step(accum);
   CHECK(share4 < 0.4 * share1);
@@ -106,7 +106,7 @@ TEST_CASE("tensor_parallel_splits_layers_and_adds_megatron_collectives", "[paral
 TEST_CASE("a_1f1b_pipeline_bubble_shrinks_with_more_micro_batches", "[parallel]") {
   // Graph replay removes host effects; the bubble of 1F1B is (pp - 1) / (m + pp - 1).
   auto run = [](int m) {
-    return run_report("--system dgx-h100 --workload gpt2-xl-train --set workload.framework=graph "
+    return run_report_ops("--system dgx-h100 --workload gpt2-xl-train --set workload.framework=graph "
                       "--set workload.batch=" + std::to_string(2 * m) +
                       " --set workload.parallel.pp=4 --set workload.parallel.dp=2 "
                       "--set workload.parallel.microbatches=" + std::to_string(m));
@@ -125,8 +125,8 @@ TEST_CASE("a_1f1b_pipeline_bubble_shrinks_with_more_micro_batches", "[parallel]"
 }
 
 TEST_CASE("zero_1_shards_optimizer_state_and_gathers_weights", "[parallel]") {
-  const auto base = run_report("--system dgx-h100 --workload gpt2-xl-train");
-  const auto zero = run_report("--system dgx-h100 --workload gpt2-xl-train --set workload.parallel.zero=1");
+  const auto base = run_report_ops("--system dgx-h100 --workload gpt2-xl-train");
+  const auto zero = run_report_ops("--system dgx-h100 --workload gpt2-xl-train --set workload.parallel.zero=1");
   auto item = [](const nlohmann::json& r, const std::string& name) {
     for (const auto& m : r["memory"]) if (m["item"] == name) return m["bytes"].get<double>();
     return 0.0;
@@ -154,9 +154,9 @@ TEST_CASE("bad_parallel_layouts_are_clear_errors", "[parallel]") {
 }
 
 TEST_CASE("inference_runs_tensor_and_pipeline_parallel", "[parallel]") {
-  const auto tp = run_report("--system dgx-h100 --workload gpt2-xl-decode --set workload.model=gpt2-small "
+  const auto tp = run_report_ops("--system dgx-h100 --workload gpt2-xl-decode --set workload.model=gpt2-small "
                              "--set workload.parallel.tp=4 --set workload.parallel.dp=2");
-  const auto one = run_report("--system h100-sxm --workload gpt2-xl-decode --set workload.model=gpt2-small");
+  const auto one = run_report_ops("--system h100-sxm --workload gpt2-xl-decode --set workload.model=gpt2-small");
   CHECK(tp["summary"]["tpot_s"].get<double>() > 0);
   // Decode all-reduces are tiny and latency-bound; a rank's KV cache is 1/tp.
   auto kv = [](const nlohmann::json& r) {
@@ -164,7 +164,7 @@ TEST_CASE("inference_runs_tensor_and_pipeline_parallel", "[parallel]") {
     return 0.0;
   };
   CHECK(kv(tp) == Approx(kv(one) / 4));
-  const auto pp = run_report("--system dgx-h100 --workload gpt2-xl-decode --set workload.model=gpt2-small "
+  const auto pp = run_report_ops("--system dgx-h100 --workload gpt2-xl-decode --set workload.model=gpt2-small "
                              "--set workload.parallel.pp=2 --set workload.parallel.microbatches=2 "
                              "--set workload.batch=8");
   CHECK(pp["summary"]["tpot_s"].get<double>() > 0);
