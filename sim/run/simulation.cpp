@@ -21,6 +21,9 @@ Simulation::Simulation(const DeviceSpec& device, Framework framework,
     : plans_(ranks), records_(ranks.size()), network_(!planes.empty()), pipeline_(parallel.pp > 1) {
   if (sc_core::sc_get_status() != sc_core::SC_ELABORATION)
     throw std::logic_error("a Simulation may be built once per process (one SystemC kernel each)");
+  // A process that fails stops the kernel and its error is rethrown by run(); SystemC's own
+  // "stopped by user" note would only add noise to the message.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   std::vector<int> ids;
   for (const auto& r : plans_) ids.push_back(r.rank);
   hub_ = std::make_unique<CommHub>("comm", parallel, planes, ids);
