@@ -1,125 +1,16 @@
-// A network plane as a graph: endpoints (devices and CPUs) and switches joined by directed
-// links, built from a topology type and routed with shortest paths (Boost.Graph), spreading
-// equal-cost paths deterministically over the alternatives (ECMP).
+// Network planes built from a topology type: the plane's YAML section is read against
+// plane_params() and laid out by the registered topology kind (topologies/topology_registry.h,
+// one file per kind in topologies/kinds/). The plane itself (nodes, links, routing) is plain
+// data of the network, hw/network/plane.h, re-exported here.
 #pragma once
-#include <boost/graph/adjacency_list.hpp>
-
 #include <string>
-#include <vector>
 
-#include <yaml-cpp/yaml.h>
-
+#include "hw/network/plane.h"
 #include "sim/config/params.h"
 
 namespace orrery {
 
-/// The endpoints of a system. Devices are grouped in nodes of `devices_per_node`; each node may
-/// also hold `cpus_per_node` CPUs, which are endpoints on planes but not devices (collectives
-/// group devices only). Endpoint indices: devices first, 0..devices-1 (device i is in node
-/// i / devices_per_node), then CPUs: endpoint devices + k * cpus_per_node + j is CPU j of node k.
-/// Names: "d5" and "cpu1" in a one-node system; "n3.d5" (device 3 * devices_per_node + 5) and
-/// "n3.cpu1" with several nodes (indices inside a name are local to the node).
-struct SystemShape {
-  int devices = 1;
-  int devices_per_node = 1;
-  int cpus_per_node = 0;
-
-  [[nodiscard]] int nodes() const { return devices / devices_per_node; }
-  [[nodiscard]] int cpus() const { return nodes() * cpus_per_node; }
-  [[nodiscard]] int endpoints() const { return devices + cpus(); }
-  [[nodiscard]] bool is_cpu(int e) const { return e >= devices; }
-  [[nodiscard]] int node_of(int e) const {
-    return is_cpu(e) ? (e - devices) / cpus_per_node : e / devices_per_node;
-  }
-  [[nodiscard]] int cpu_endpoint(int node, int j) const { return devices + node * cpus_per_node + j; }
-  /// "d5" / "cpu1" (local to the node).
-  [[nodiscard]] std::string local_name(int e) const;
-  /// Readable name: local_name with "n<node>." in front when the system has several nodes.
-  [[nodiscard]] std::string name(int e) const;
-  /// Endpoint index of a name ("n3.d5", "n0.cpu1", "d29", "cpu2"), or -1.
-  [[nodiscard]] int find(const std::string& endpoint_name) const;
-};
-
-/// One direction of a cable: its own bandwidth, shared by the flows that cross it.
-struct Link {
-  int from = 0, to = 0;      // node indices
-  double bandwidth = 0;      // bytes/s, this direction
-  double latency = 0;        // seconds per hop
-};
-
-struct NetNode {
-  std::string name;
-  int device = -1;           // endpoint index (devices, then CPUs; see SystemShape), -1 for a switch
-};
-
-/// A network plane, built and validated: every pair of endpoints that must be connected (all
-/// of them for scope system, those of the same node for scope node) has a route.
-class Plane {
- public:
-  std::string name;
-  std::string topology;
-  std::string scope = "system";  // system: one topology over all endpoints; node: one per node
-  double efficiency = 1;     // achievable fraction of link bandwidth (protocol overhead)
-  std::vector<std::string> traffic;  // traffic classes assigned to this plane
-  std::vector<NetNode> nodes;
-  std::vector<Link> links;
-  SystemShape shape;
-  bool cpus = false;         // the nodes' CPUs are endpoints of this plane
-  /// A transfer is split over every port of its source (one path per rail of a multi-rail
-  /// Clos), as Unified-Bus endpoints spread traffic over their links; see routes().
-  bool spread = false;
-  /// Multi-rail Clos: the rails are disjoint, identical sub-networks. rail_twin[l] is the link
-  /// of rail 0 that plays link l's part (empty when the plane has no such symmetry). A spread
-  /// transfer puts the same share on every rail, so simulating rail 0 alone gives the same
-  /// times (see NetworkModule).
-  int rails = 1;
-  std::vector<int> rail_twin;
-  // Point-to-point memory-semantic transfers (read/write workloads), see point_to_point_time().
-  double read_efficiency = 1;
-  double write_efficiency = 1;
-  double access_latency = 0;      // a device serving a remote read or write
-  double cpu_access_latency = 0;  // a CPU serving one
-  double write_latency = 0;       // extra time before a write is acknowledged
-
-  /// Adds a node and returns its index; `endpoint` -1 for a switch.
-  int add_node(const std::string& node_name, int endpoint);
-  /// Adds a cable: two directed links of the same bandwidth and latency.
-  void connect(int a, int b, double bandwidth, double latency);
-  /// Computes routing tables; throws ConfigError if an endpoint has no link or two endpoints
-  /// that must be connected (see must_connect) have no route.
-  void finalize(const YAML::Node& at, const std::string& path);
-
-  /// The endpoint (device or CPU) is attached to this plane.
-  [[nodiscard]] bool has_endpoint(int e) const;
-  /// The plane promises a route between a and b: both attached, and for scope node, same node.
-  [[nodiscard]] bool must_connect(int a, int b) const;
-  /// A route exists from a to b on this plane (a caller picks a plane per traffic class and
-  /// endpoint pair with this).
-  [[nodiscard]] bool connects(int a, int b) const;
-  /// Directed link indices from endpoint `src` to `dst` (shortest path; among equal-cost next
-  /// hops the choice is spread by a hash of (src, dst)). Throws std::out_of_range if
-  /// !connects(src, dst).
-  [[nodiscard]] std::vector<int> route(int src, int dst) const;
-  /// One shortest path per distinct first hop out of `src` (per port / rail), each continued
-  /// as route() does; a transfer on a `spread` plane is split equally over them.
-  [[nodiscard]] std::vector<std::vector<int>> routes(int src, int dst) const;
-  /// Sum of link latencies along a path.
-  [[nodiscard]] double path_latency(const std::vector<int>& path) const;
-
-  [[nodiscard]] int device_node(int device) const { return device_nodes_.at(static_cast<size_t>(device)); }
-  /// Devices of the system (every plane attaches all of them).
-  [[nodiscard]] int devices() const { return shape.devices; }
-  /// Endpoint indices 0..endpoints()-1 that may be attached (devices, then CPUs).
-  [[nodiscard]] int endpoints() const { return static_cast<int>(device_nodes_.size()); }
-
- private:
-  std::vector<int> follow(int at, int dst, size_t salt, std::vector<int> path) const;
-
-  std::vector<int> device_nodes_;                 // per endpoint: its node, -1 if not attached
-  std::vector<std::vector<int>> out_links_;       // per node
-  std::vector<std::vector<int>> dist_to_device_;  // [endpoint][node] hops
-};
-
+/// The keys of a plane section: the common ones and every registered kind's own.
 [[nodiscard]] const ParamTable& plane_params();
 /// Builds plane `name` for the system's endpoints from its YAML section.
 [[nodiscard]] Plane build_plane(const Section& s, const std::string& name, const SystemShape& shape);

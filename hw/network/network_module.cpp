@@ -170,6 +170,16 @@ std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
   return rate;
 }
 
+std::vector<double> max_min_path_rates(const std::vector<Path>& paths, const std::vector<double>& capacity) {
+  std::vector<std::vector<int>> links;
+  links.reserve(paths.size());
+  for (const auto& p : paths) {
+    links.emplace_back();
+    for (LinkId l : p) links.back().push_back(l.value);
+  }
+  return max_min_rates(links, capacity);
+}
+
 NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
     : sc_module(name), plane_(plane), link_bytes_(plane.links.size(), 0.0) {
   for (const auto& l : plane_.links) capacity_.push_back(l.bandwidth * plane_.efficiency);
@@ -178,7 +188,7 @@ NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
   dont_initialize();
 }
 
-void NetworkModule::start_flow(int src, int dst, double bytes, std::function<void()> done,
+void NetworkModule::start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
                                double latency_rounds) {
   // A multi-rail plane spreads every transfer over its rails (one path per port of src).
   if (plane_.spread) return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds);
@@ -186,13 +196,13 @@ void NetworkModule::start_flow(int src, int dst, double bytes, std::function<voi
 }
 
 // Multi-path transfers: one flow per path, the last arrival completes them.
-void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::function<void()> done,
+void NetworkModule::start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
                                       double latency_rounds) {
   if (!plane_.rail_twin.empty()) {
     // Rail folding: the rails are identical disjoint networks and each gets bytes / rails, so
     // rail 0 alone, carrying every transfer's share, finishes at the same times.
-    std::vector<int> path = plane_.route(src, dst);
-    for (int& l : path) l = plane_.rail_twin[static_cast<size_t>(l)];
+    Path path = plane_.route(src, dst);
+    for (LinkId& l : path) l = plane_.rail_twin[l.index()];
     return start_path_flow(std::move(path), bytes / plane_.rails, std::move(done), latency_rounds);
   }
   auto paths = plane_.routes(src, dst);
@@ -206,7 +216,7 @@ void NetworkModule::start_spread_flow(int src, int dst, double bytes, std::funct
     }, latency_rounds);
 }
 
-void NetworkModule::start_path_flow(std::vector<int> path, double bytes,
+void NetworkModule::start_path_flow(Path path, double bytes,
                                     std::function<void()> done, double latency_rounds) {
   int id = 0;
   if (!free_.empty()) {
@@ -222,7 +232,7 @@ void NetworkModule::start_path_flow(std::vector<int> path, double bytes,
   f.carried = 0;
   f.rate = 0;
   double latency = 0;
-  for (int l : f.path) latency += plane_.links[static_cast<size_t>(l)].latency;
+  for (LinkId l : f.path) latency += plane_.link(l).latency;
   f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency * latency_rounds;
   f.order = created_++;
   f.state = State::pending;
@@ -235,11 +245,11 @@ std::vector<double> NetworkModule::link_bytes() const {
   std::vector<double> bytes = link_bytes_;
   for (int id : active_) {
     const Flow& f = flows_[static_cast<size_t>(id)];
-    for (int l : f.path) bytes[static_cast<size_t>(l)] += f.carried;
+    for (LinkId l : f.path) bytes[l.index()] += f.carried;
   }
   // Folded rails: every rail carried what rail 0 did.
   if (!plane_.rail_twin.empty())
-    for (size_t l = 0; l < bytes.size(); ++l) bytes[l] = bytes[static_cast<size_t>(plane_.rail_twin[l])];
+    for (size_t l = 0; l < bytes.size(); ++l) bytes[l] = bytes[plane_.rail_twin[l].index()];
   return bytes;
 }
 
@@ -261,7 +271,7 @@ void NetworkModule::assign_rates() {
   hops_buf_.clear();
   for (int id : active_) {
     const auto& p = flows_[static_cast<size_t>(id)].path;
-    hops_buf_.insert(hops_buf_.end(), p.begin(), p.end());
+    for (LinkId l : p) hops_buf_.push_back(l.value);
     offset_buf_.push_back(static_cast<int>(hops_buf_.size()));
   }
   solver_.solve(offset_buf_, hops_buf_, capacity_, rates_buf_);
@@ -270,7 +280,7 @@ void NetworkModule::assign_rates() {
 
 void NetworkModule::retire(int id) {
   Flow& f = flows_[static_cast<size_t>(id)];
-  for (int l : f.path) link_bytes_[static_cast<size_t>(l)] += f.carried;
+  for (LinkId l : f.path) link_bytes_[l.index()] += f.carried;
   f.state = State::free;
   f.path.clear();
   free_.push_back(id);

@@ -15,7 +15,8 @@
 #include <queue>
 #include <vector>
 
-#include "topologies/topology.h"
+#include "hw/network/plane.h"
+#include "sim/core/ids.h"
 
 namespace orrery {
 
@@ -60,22 +61,22 @@ class NetworkModule : public sc_core::sc_module {
   /// Starts a transfer of `bytes` from device `src` to device `dst` now; `done` runs when the
   /// last byte arrives. The flow first waits its path latency times `latency_rounds` (a staged
   /// collective charges a flow that stands for k rounds of an algorithm k path latencies).
-  void start_flow(int src, int dst, double bytes, std::function<void()> done,
+  void start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
                   double latency_rounds = 1);
   /// (start_flow does this itself on a plane with `spread`.)
   /// Like start_flow, but the bytes are split equally over plane().routes(src, dst), one part
   /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
-  void start_spread_flow(int src, int dst, double bytes, std::function<void()> done,
+  void start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
                          double latency_rounds = 1);
   [[nodiscard]] long events() const { return events_; }
-  /// Bytes each directed link carried so far.
+  /// Bytes each directed link carried so far, indexed by LinkId::index().
   [[nodiscard]] std::vector<double> link_bytes() const;
   [[nodiscard]] const Plane& plane() const { return plane_; }
 
  private:
   enum class State : char { free, pending, active };
   struct Flow {
-    std::vector<int> path;
+    Path path;
     double remaining = 0;
     double carried = 0;  // bytes moved so far (credited to the links when the flow retires)
     double rate = 0;
@@ -90,7 +91,7 @@ class NetworkModule : public sc_core::sc_module {
     int id;
     bool operator>(const Pending& o) const { return ready_at != o.ready_at ? ready_at > o.ready_at : order > o.order; }
   };
-  void start_path_flow(std::vector<int> path, double bytes, std::function<void()> done,
+  void start_path_flow(Path path, double bytes, std::function<void()> done,
                        double latency_rounds);
   void step();
   void advance(double now);
@@ -118,6 +119,9 @@ class NetworkModule : public sc_core::sc_module {
 /// at that share, and remove their use from every link they cross.
 [[nodiscard]] std::vector<double> max_min_rates(const std::vector<std::vector<int>>& paths,
                                                 const std::vector<double>& capacity);
+/// The same for paths of a plane (indices of `capacity` are LinkId::index()).
+[[nodiscard]] std::vector<double> max_min_path_rates(const std::vector<Path>& paths,
+                                                     const std::vector<double>& capacity);
 /// The textbook O(L·F) loop of the same algorithm, kept as the reference the tests compare
 /// the fast solver with.
 [[nodiscard]] std::vector<double> max_min_rates_reference(const std::vector<std::vector<int>>& paths,

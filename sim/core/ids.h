@@ -21,7 +21,7 @@ struct Id {
 };
 
 using RankId = Id<struct RankTag>;          // a rank of the parallel layout (global device index)
-using EndpointId = Id<struct EndpointTag>;  // a node of a network plane (device, CPU or switch)
+using EndpointId = Id<struct EndpointTag>;  // a network endpoint: a device or a CPU (see SystemShape)
 using LinkId = Id<struct LinkTag>;          // a directed link of a plane
 using PlaneId = Id<struct PlaneTag>;        // a network plane of the system
 

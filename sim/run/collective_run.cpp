@@ -33,7 +33,7 @@ const Plane& collective_plane(const LoadedRun& run) {
   const auto joins_group = [&](const Plane& p) {
     for (size_t i = 0; i < run.workload.collective.group.size(); ++i)
       for (size_t j = 0; j < run.workload.collective.group.size(); ++j)
-        if (i != j && !p.connects(run.workload.collective.group[i], run.workload.collective.group[j])) return false;
+        if (i != j && !p.connects(EndpointId{run.workload.collective.group[i]}, EndpointId{run.workload.collective.group[j]})) return false;
     return true;
   };
   for (const auto& p : run.planes)
@@ -73,7 +73,7 @@ class CollectiveDriver : public sc_core::sc_module {
     const double rounds = stages_[s].rounds;
     for (const auto& f : stages_[s].flows) {
       ++result_.flows;
-      net_.start_flow(f.src, f.dst, f.bytes, [this, s] {
+      net_.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, s] {
         if (--pending_ == 0) launch(s + 1);
       }, rounds);
     }
@@ -167,7 +167,7 @@ namespace orrery {
 void check_group_connected(const Plane& plane, const std::vector<int>& group) {
   for (int a : group)
     for (int b : group) {
-      if (a == b || plane.connects(a, b)) continue;
+      if (a == b || plane.connects(EndpointId{a}, EndpointId{b})) continue;
       const auto& sh = plane.shape;
       throw ConfigError(fmt::format(
           "workload.collective.group: devices {} ({}) and {} ({}) are not connected by plane '{}' "
@@ -180,18 +180,18 @@ void check_group_connected(const Plane& plane, const std::vector<int>& group) {
 
 PointToPointTime point_to_point_time(const Plane& plane, int src, int dst, double bytes, bool write) {
   // Data flows src -> dst for a write, dst -> src for a read.
-  const int from = write ? src : dst, to = write ? dst : src;
-  std::vector<std::vector<int>> paths =
-      plane.spread ? plane.routes(from, to) : std::vector<std::vector<int>>{plane.route(from, to)};
+  const EndpointId s{src}, d{dst};
+  const EndpointId from = write ? s : d, to = write ? d : s;
+  std::vector<Path> paths = plane.spread ? plane.routes(from, to) : std::vector<Path>{plane.route(from, to)};
   const double eff = write ? plane.write_efficiency : plane.read_efficiency;
   std::vector<double> capacity;
   for (const auto& l : plane.links) capacity.push_back(l.bandwidth * eff);
   PointToPointTime t;
-  for (double r : max_min_rates(paths, capacity)) t.rate += r;
+  for (double r : max_min_path_rates(paths, capacity)) t.rate += r;
   t.paths = static_cast<int>(paths.size());
   t.hops = static_cast<int>(paths.front().size());
-  const double out = plane.path_latency(plane.route(src, dst));  // request or data, src -> dst
-  const double back = plane.path_latency(plane.route(dst, src));  // data or acknowledgement
+  const double out = plane.path_latency(plane.route(s, d));  // request or data, src -> dst
+  const double back = plane.path_latency(plane.route(d, s));  // data or acknowledgement
   const double access = plane.shape.is_cpu(dst) ? plane.cpu_access_latency : plane.access_latency;
   t.latency = out + access + back + (write ? plane.write_latency : 0.0);
   t.time = t.latency + bytes / t.rate;
@@ -228,11 +228,11 @@ RunOutput execute_point_to_point(const LoadedRun& run, const RunOptions& options
   std::string names;
   for (const auto& p : run.planes) {
     names += (names.empty() ? "" : ", ") + p.name;
-    if (c.plane.empty() ? (!plane && p.connects(src, dst) && p.connects(dst, src)) : p.name == c.plane) plane = &p;
+    if (c.plane.empty() ? (!plane && p.connects(EndpointId{src}, EndpointId{dst}) && p.connects(EndpointId{dst}, EndpointId{src})) : p.name == c.plane) plane = &p;
   }
   if (!plane && !c.plane.empty())
     throw ConfigError(fmt::format("workload.collective.plane: unknown plane '{}'; the system has: {}", c.plane, names));
-  if (!plane || !plane->connects(src, dst) || !plane->connects(dst, src))
+  if (!plane || !plane->connects(EndpointId{src}, EndpointId{dst}) || !plane->connects(EndpointId{dst}, EndpointId{src}))
     throw ConfigError(fmt::format(
         "workload.collective: no plane {}connects {} and {} (planes: {}; a CPU is reachable only on "
         "planes with cpus: true, and a node-scoped plane joins only endpoints of one node)",

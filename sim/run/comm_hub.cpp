@@ -18,7 +18,7 @@ CommGroup opposite(CommGroup g) {
 bool joins(const Plane& p, const std::vector<int>& members) {
   for (size_t i = 0; i < members.size(); ++i)
     for (size_t j = 0; j < members.size(); ++j)
-      if (i != j && !p.connects(members[i], members[j])) return false;
+      if (i != j && !p.connects(EndpointId{members[i]}, EndpointId{members[j]})) return false;
   return true;
 }
 
@@ -140,7 +140,7 @@ void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>>
   auto pending = std::make_shared<size_t>(stage.flows.size());
   for (const auto& f : stage.flows) {
     ++flows_;
-    net.start_flow(f.src, f.dst, f.bytes, [this, &net, stages, k, pending, done] {
+    net.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, &net, stages, k, pending, done] {
       if (--*pending == 0) run_stages(net, stages, k + 1, done);
     }, stage.rounds);
   }

@@ -43,16 +43,16 @@ TEST_CASE("a_node_scoped_plane_joins_only_devices_of_the_same_node", "[systems]"
   CHECK(run.nodes == 8);
   const Plane& nv = plane(run, "nvlink");
   CHECK(nv.scope == "node");
-  CHECK(nv.connects(8, 15));
-  CHECK_FALSE(nv.connects(7, 8));
-  CHECK_FALSE(nv.must_connect(7, 8));
-  CHECK_THROWS_AS(nv.route(7, 8), std::out_of_range);
-  CHECK(nv.nodes[static_cast<size_t>(nv.device_node(29))].name == "n3.d5");
-  CHECK(nv.route(24, 29).size() == 2);
+  CHECK(nv.connects(EndpointId{8}, EndpointId{15}));
+  CHECK_FALSE(nv.connects(EndpointId{7}, EndpointId{8}));
+  CHECK_FALSE(nv.must_connect(EndpointId{7}, EndpointId{8}));
+  CHECK_THROWS_AS(nv.route(EndpointId{7}, EndpointId{8}), std::out_of_range);
+  CHECK(nv.nodes[static_cast<size_t>(nv.device_node(EndpointId{29}))].name == "n3.d5");
+  CHECK(nv.route(EndpointId{24}, EndpointId{29}).size() == 2);
   const Plane& ib = plane(run, "infiniband");
-  CHECK(ib.connects(7, 8));
-  CHECK(ib.route(0, 63).size() == 4);  // GPU -> leaf -> spine -> leaf -> GPU
-  CHECK(ib.route(0, 7).size() == 2);   // same leaf
+  CHECK(ib.connects(EndpointId{7}, EndpointId{8}));
+  CHECK(ib.route(EndpointId{0}, EndpointId{63}).size() == 4);  // GPU -> leaf -> spine -> leaf -> GPU
+  CHECK(ib.route(EndpointId{0}, EndpointId{7}).size() == 2);   // same leaf
 }
 
 TEST_CASE("a_collective_across_nodes_on_a_node_scoped_plane_is_a_clear_error", "[systems]") {
@@ -92,14 +92,14 @@ TEST_CASE("cloudmatrix384_has_768_dies_192_cpus_and_112_l2_chips", "[systems]") 
   for (const auto& n : ub.nodes) {
     if (n.name.find("spine") != std::string::npos) ++l2;
     if (n.name.find(".leaf.r") != std::string::npos) ++l1;
-    if (n.device >= 0 && run.shape.is_cpu(n.device)) ++cpus;
+    if (n.device.valid() && run.shape.is_cpu(n.device.value)) ++cpus;
   }
   CHECK(l2 == 7 * 16);
   CHECK(l1 == 48 * 7);
   CHECK(cpus == 192);
   CHECK(ub.spread);
   // Each die: 7 ports x 28 GB/s; each L1 chip: 16 uplinks x 28 GB/s.
-  const int die = ub.device_node(100);
+  const int die = ub.device_node(EndpointId{100});
   double die_out = 0, l1_up = 0;
   int l1_node = -1;
   for (const auto& l : ub.links)
@@ -108,14 +108,14 @@ TEST_CASE("cloudmatrix384_has_768_dies_192_cpus_and_112_l2_chips", "[systems]") 
     if (l.from == l1_node && ub.nodes[static_cast<size_t>(l.to)].name.find("spine") != std::string::npos) l1_up += l.bandwidth;
   CHECK(die_out == Approx(196e9));
   CHECK(l1_up == Approx(448e9));
-  CHECK(ub.nodes[static_cast<size_t>(ub.device_node(run.shape.cpu_endpoint(3, 1)))].name == "n3.cpu1");
-  CHECK(ub.connects(0, run.shape.cpu_endpoint(47, 3)));
+  CHECK(ub.nodes[static_cast<size_t>(ub.device_node(EndpointId{run.shape.cpu_endpoint(3, 1)}))].name == "n3.cpu1");
+  CHECK(ub.connects(EndpointId{0}, EndpointId{run.shape.cpu_endpoint(47, 3)}));
   // RDMA: dies only; VPC: the node's dies share one 400 Gb/s uplink.
   const Plane& rdma = plane(run, "rdma");
-  CHECK_FALSE(rdma.has_endpoint(run.shape.cpu_endpoint(0, 0)));
-  CHECK(rdma.connects(0, 767));
+  CHECK_FALSE(rdma.has_endpoint(EndpointId{run.shape.cpu_endpoint(0, 0)}));
+  CHECK(rdma.connects(EndpointId{0}, EndpointId{767}));
   const Plane& vpc = plane(run, "vpc");
-  CHECK(vpc.route(0, 16).size() == 4);
+  CHECK(vpc.route(EndpointId{0}, EndpointId{16}).size() == 4);
   CHECK(std::find(vpc.traffic.begin(), vpc.traffic.end(), "storage") != vpc.traffic.end());
 }
 
@@ -156,11 +156,11 @@ planes:
   const int cpu = run.shape.cpu_endpoint(0, 0);
   CHECK(run.shape.name(cpu) == "n0.cpu0");
   CHECK(run.shape.find("n2.d1") == 5);
-  CHECK(p.routes(0, 7).size() == 3);
-  CHECK(p.routes(0, 1).front().size() == 2);
-  CHECK(p.nodes[static_cast<size_t>(p.links[static_cast<size_t>(p.routes(0, 7)[1][0])].to)].name == "n0.leaf.r1");
+  CHECK(p.routes(EndpointId{0}, EndpointId{7}).size() == 3);
+  CHECK(p.routes(EndpointId{0}, EndpointId{1}).front().size() == 2);
+  CHECK(p.nodes[static_cast<size_t>(p.link(p.routes(EndpointId{0}, EndpointId{7})[1][0]).to)].name == "n0.leaf.r1");
   for (const auto& l : p.links)
-    if (l.from == p.device_node(cpu)) CHECK(l.bandwidth == Approx(5e9));
+    if (l.from == p.device_node(EndpointId{cpu})) CHECK(l.bandwidth == Approx(5e9));
   // send_recv from every device to the next node's same device: each crosses the spines;
   // 3 rails x 10 GB/s per device, but one 14 GB/s uplink per leaf for 2 devices: 7 GB/s per
   // device per rail, 21 GB/s per device.
