@@ -5,6 +5,7 @@
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
 #include "sim/run/comm_hub.h"
+#include "topologies/topology.h"
 #include "tests/support/run_cli.h"
 
 using namespace orrery;
