@@ -1,6 +1,5 @@
 #include "workloads/builders/graph_builder.h"
 
-#include <stdexcept>
 
 #include <cmath>
 
@@ -59,15 +58,12 @@ Op make_host(const std::string& name, HostWork what, int units) {
   return op;
 }
 
-Op make_comm(const std::string& name, const std::string& op, double bytes, CommGroup group,
-               int tag) {
+Op make_comm(const std::string& name, CommKind op, double bytes, CommGroup group, int tag) {
   Op o;
   o.name = name;
-  o.category = op;
+  o.category = comm_kind_name(op);
   o.kind = OpKind::Comm;
-  const auto kind = parse_comm_kind(op);
-  if (!kind) throw std::logic_error("make_comm: unknown transfer kind '" + op + "'");
-  o.comm = {*kind, bytes, group, tag};
+  o.comm = {op, bytes, group, tag};
   return o;
 }
 

@@ -23,8 +23,8 @@ namespace orrery {
 /// Host-only work.
 [[nodiscard]] Op make_host(const std::string& name, HostWork what, int units = 1);
 /// A network transfer among ranks (see CommOp); one NCCL kernel launch.
-[[nodiscard]] Op make_comm(const std::string& name, const std::string& op, double bytes,
-                           CommGroup group, int tag = 0);
+[[nodiscard]] Op make_comm(const std::string& name, CommKind op, double bytes, CommGroup group,
+                           int tag = 0);
 
 class GraphBuilder {
  public:

@@ -1,0 +1,19 @@
+#include "workloads/blocks/numerics.h"
+
+namespace orrery {
+
+Numerics numerics_of(const WorkloadSpec& w) {
+  Numerics n;
+  n.matmul = w.precision;
+  n.weights = w.weights;
+  const bool narrow = w.precision == Dtype::fp8 || w.precision == Dtype::int8;
+  n.act = narrow ? Dtype::bf16 : (w.precision == Dtype::tf32 ? Dtype::fp32 : w.precision);
+  // torch.autocast: weights stay in their dtype and are cast per use; norms, embeddings and the
+  // residual stream stay in the weights' dtype.
+  n.autocast = dtype_bytes(w.weights) != dtype_bytes(n.act) ||
+               (w.weights != w.precision && w.precision != Dtype::tf32 && !narrow);
+  n.residual = n.autocast ? w.weights : n.act;
+  return n;
+}
+
+}  // namespace orrery

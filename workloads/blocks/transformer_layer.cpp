@@ -1,0 +1,52 @@
+#include "workloads/blocks/transformer_layer.h"
+
+#include <fmt/format.h>
+
+#include "workloads/blocks/mlp.h"
+#include "workloads/blocks/ops.h"
+
+namespace orrery::transformer {
+
+namespace {
+
+/// The layer's feed-forward block: the dense MLP (a mixture-of-experts block is chosen here
+/// by the model when it has experts).
+void feed_forward(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,
+                  const LayerCall& call) {
+  dense_mlp_block(c, prog, p, x, call);
+}
+
+std::vector<double> feed_forward_gradients(const ModelSpec& m) { return dense_mlp_gradients(m); }
+
+}  // namespace
+
+Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call) {
+  const std::string p = fmt::format("h{}", l);
+  // Sequence parallel: norms, dropout and residual adds see T/tp tokens.
+  const double d = x.d, Tn = c.tp.norm_tokens(x.T);
+  const bool drop = c.dropout();
+  Steps prog;
+  prog.push_back(layernorm(c, p + ".ln_1", Tn, d));
+  // Hugging Face also calls the block, attention-output-dropout, MLP and MLP-dropout modules
+  // (dropout modules are called even when they are identities in eval mode).
+  const size_t block_start = prog.size() - 1;
+  attention_block(c, prog, p, x, call);
+  if (drop) prog.push_back(dropout(c, p + ".attn.dropout", Tn * d));
+  if (!c.m.parallel_residual) prog.push_back(residual_add(c, p + ".add_1", Tn, d, 1));
+  prog.push_back(layernorm(c, p + ".ln_2", Tn, d));
+  feed_forward(c, prog, p, x, call);
+  if (drop) prog.push_back(dropout(c, p + ".mlp.dropout", Tn * d));
+  if (c.hf_model()) prog[block_start].fwd.modules += drop ? 2 : 4;
+  // GPT-2: second residual add. NeoX parallel residual: x + attn + mlp (two adds).
+  prog.push_back(residual_add(c, p + ".add_2", Tn, d, c.m.parallel_residual ? 2 : 1));
+  return prog;
+}
+
+std::vector<double> layer_gradients(const ModelSpec& m) {
+  std::vector<double> t = feed_forward_gradients(m);
+  for (double a : attention_gradients(m)) t.push_back(a);
+  t.push_back(4 * static_cast<double>(m.hidden));  // ln_1 and ln_2: gamma and beta
+  return t;
+}
+
+}  // namespace orrery::transformer

@@ -1,0 +1,18 @@
+// One transformer layer composed from blocks: pre-norm attention and feed-forward branches
+// with their residual adds (GPT-2: sequential; GPT-NeoX: parallel residual).
+#pragma once
+#include <vector>
+
+#include "workloads/blocks/attention.h"
+#include "workloads/blocks/block_context.h"
+
+namespace orrery::transformer {
+
+/// Steps of layer `l` (named "h<l>.*").
+[[nodiscard]] Steps transformer_layer(const BlockContext& c, int l, const Dims& x,
+                                      const LayerCall& call);
+/// Parameter tensors of one layer in the order DDP fills its buckets in backward:
+/// feed-forward, attention, then the two norms.
+[[nodiscard]] std::vector<double> layer_gradients(const ModelSpec& m);
+
+}  // namespace orrery::transformer

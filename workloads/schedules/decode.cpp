@@ -1,0 +1,52 @@
+// Decode: one token per sequence per step against the KV cache, micro-batch by micro-batch
+// through the pipeline stages; the last stage returns the new tokens to the first.
+#include "workloads/blocks/embedding.h"
+#include "workloads/blocks/transformer_layer.h"
+#include "workloads/schedules/stage_program.h"
+
+namespace orrery::transformer {
+
+namespace {
+
+/// One decode step of micro-batch `j` at token step `n` (over iterations) with KV length kv.
+/// Pipeline parallel: the last stage sends each micro-batch's new token ids (int64) back to
+/// the first, which waits for them before its next step.
+void decode_micro_batch(StageProgram& s, const Dims& x, long n, int j, double kv, double boundary) {
+  const BlockContext& c = s.ctx;
+  const PipelineStage& st = c.stage;
+  const int m = s.par().microbatches;
+  const bool piped = s.par().pp > 1;
+  const int k = static_cast<int>(n * m + j), prev = static_cast<int>((n - 1) * m + j);
+  if (piped && st.first() && n > 0)
+    pipeline_recv(s.g, "pp.recv_tokens", x.B * 8, CommGroup::PipelinePrev, prev);
+  if (piped && !st.first())
+    pipeline_recv(s.g, "pp.recv_activations", boundary, CommGroup::PipelinePrev, k);
+  if (st.first()) s.forward(embedding_block(c, x), -1);
+  for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {false, true, kv}), l);
+  if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, k);
+  if (st.last()) {
+    s.forward(head_block(c, x, false, false), -1);
+    s.bookkeeping(x.B);
+    if (piped) pipeline_send(s.g, "pp.send_tokens", x.B * 8, CommGroup::PipelineNext, k);
+  }
+}
+
+}  // namespace
+
+void decode(StageProgram& s, int it) {
+  s.g.set_iteration(it);
+  s.g.set_pass(Pass::Forward);
+  const BlockContext& c = s.ctx;
+  // One token per sequence per step; weights were cast at prefill and autocast caches them.
+  const int m = s.par().microbatches;
+  const Dims x = c.dims(static_cast<double>(s.w.batch) / m, 1);
+  const double boundary = boundary_bytes(x.T, x.d, c.rb, c.tp.ways(), c.tp.sp());
+  for (long t = 0; t < s.w.decode_tokens; ++t) {
+    const double kv = static_cast<double>(s.w.seq_len + t + 1);
+    const long n = it * s.w.decode_tokens + t;  // token steps so far, over iterations
+    for (int j = 0; j < m; ++j) decode_micro_batch(s, x, n, j, kv, boundary);
+  }
+  s.g.join_side();
+}
+
+}  // namespace orrery::transformer

@@ -1,0 +1,31 @@
+// Prefill: forward of the prompt, micro-batch by micro-batch through the pipeline stages, and
+// sampling of the first token on the last stage.
+#include "workloads/blocks/embedding.h"
+#include "workloads/blocks/transformer_layer.h"
+#include "workloads/schedules/stage_program.h"
+
+namespace orrery::transformer {
+
+void prefill(StageProgram& s, int it) {
+  s.g.set_iteration(it);
+  const BlockContext& c = s.ctx;
+  const PipelineStage& st = c.stage;
+  const int m = s.par().microbatches;
+  const Dims x = c.dims(static_cast<double>(s.w.batch) / m, static_cast<double>(s.w.seq_len));
+  s.g.set_pass(Pass::Forward);
+  const double boundary = boundary_bytes(x.T, x.d, c.rb, c.tp.ways(), c.tp.sp());
+  for (int j = 0; j < m; ++j) {
+    const int tag = micro_batch_tag(it, 0, j, s.w.grad_accum, m);
+    if (!st.first()) pipeline_recv(s.g, "pp.recv_activations", boundary, CommGroup::PipelinePrev, tag);
+    if (st.first()) s.forward(embedding_block(c, x), -1);
+    for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {}), l);
+    if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, tag);
+    if (st.last()) {
+      s.forward(head_block(c, x, false, true), -1);
+      s.bookkeeping(x.B);
+    }
+  }
+  s.g.join_side();
+}
+
+}  // namespace orrery::transformer
