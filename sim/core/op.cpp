@@ -1,6 +1,7 @@
 #include "sim/core/op.h"
 
 #include <cmath>
+#include <stdexcept>
 
 namespace orrery {
 
@@ -23,6 +24,13 @@ const char* pass_name(Pass p) {
     case Pass::Other: return "other";
   }
   return "?";
+}
+
+void OpGraph::add_dep(OpId from, OpId to) {
+  if (to + 1 != ops_.size() || from >= to)
+    throw std::logic_error("OpGraph::add_dep: an op may only depend on earlier ops, added with it");
+  deps_.push_back(from);
+  offsets_.back() = deps_.size();
 }
 
 bool GemmShape::aligned(int alignment) const {

@@ -1,8 +1,9 @@
 // One operator of a workload graph: what it computes and moves, independent of hardware.
 #pragma once
-#include <boost/graph/adjacency_list.hpp>
-
+#include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sim/core/comm.h"
 #include "sim/core/dtype.h"
@@ -79,8 +80,36 @@ struct Op {
   CommOp comm;           // kind == Comm
 };
 
-/// The operator graph: vertices are ops in program (issue) order, edges are data dependencies.
-using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op>;
-using OpId = OpGraph::vertex_descriptor;
+/// Index of an op in its graph or source: dense, in program (issue) order.
+using OpId = size_t;
+
+/// The operator graph: ops in program (issue) order, each with the ops it depends on (always
+/// earlier ones). Dependencies are stored in compressed rows — one array of predecessor ids and
+/// one offset per op — because an op's dependencies are all known when it is appended: a graph
+/// of N ops and E dependencies is three flat arrays, built without per-edge allocations.
+class OpGraph {
+ public:
+  /// Appends `op`; returns its id.
+  OpId add(Op op) {
+    ops_.push_back(std::move(op));
+    offsets_.push_back(deps_.size());
+    return ops_.size() - 1;
+  }
+  /// `to` (the op appended last) depends on the earlier op `from`.
+  void add_dep(OpId from, OpId to);
+  [[nodiscard]] size_t size() const { return ops_.size(); }
+  [[nodiscard]] const Op& operator[](OpId id) const { return ops_[id]; }
+  [[nodiscard]] Op& operator[](OpId id) { return ops_[id]; }
+  /// The ops `id` depends on, as a [begin, end) range.
+  [[nodiscard]] std::pair<const OpId*, const OpId*> deps(OpId id) const {
+    return {deps_.data() + offsets_[id], deps_.data() + offsets_[id + 1]};
+  }
+  [[nodiscard]] size_t dep_count() const { return deps_.size(); }
+
+ private:
+  std::vector<Op> ops_;
+  std::vector<size_t> offsets_{0};  // deps of op i: deps_[offsets_[i], offsets_[i + 1])
+  std::vector<OpId> deps_;
+};
 
 }  // namespace orrery

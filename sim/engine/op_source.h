@@ -38,23 +38,20 @@ class OpSource {
   std::vector<std::function<void()>> subscribers_;
 };
 
-/// A precomputed operator graph. Dependencies are kept in compressed rows (one array of
-/// predecessor ids and one offset per op), so a device's dependency check touches two arrays.
+/// A precomputed operator graph (today's workloads: built whole before the simulation starts).
 class GraphSource final : public OpSource {
  public:
-  explicit GraphSource(OpGraph graph);
-  [[nodiscard]] size_t size() const override { return offsets_.size() - 1; }
+  explicit GraphSource(OpGraph graph) : graph_(std::move(graph)) {}
+  [[nodiscard]] size_t size() const override { return graph_.size(); }
   [[nodiscard]] const Op& op(OpId id) const override { return graph_[id]; }
   [[nodiscard]] std::pair<const OpId*, const OpId*> deps(OpId id) const override {
-    return {deps_.data() + offsets_[id], deps_.data() + offsets_[id + 1]};
+    return graph_.deps(id);
   }
   [[nodiscard]] bool finished() const override { return true; }
   [[nodiscard]] const OpGraph& graph() const { return graph_; }
 
  private:
   OpGraph graph_;
-  std::vector<size_t> offsets_;
-  std::vector<OpId> deps_;
 };
 
 }  // namespace orrery

@@ -42,7 +42,7 @@ WorkloadSpec workload(const std::string& extra, int devices) {
 double comm_bytes(const OpGraph& g, const std::string& op, CommGroup group, int it = 0,
                   int layer = -2, int pass = -1) {
   double b = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i) {
+  for (size_t i = 0; i < g.size(); ++i) {
     const Op& o = g[i];
     if (o.kind != OpKind::Comm || comm_kind_name(o.comm.op) != op || o.comm.group != group || o.iteration != it)
       continue;
@@ -55,14 +55,14 @@ double comm_bytes(const OpGraph& g, const std::string& op, CommGroup group, int 
 
 double comm_bytes_named(const OpGraph& g, const std::string& name) {
   double b = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+  for (size_t i = 0; i < g.size(); ++i)
     if (g[i].kind == OpKind::Comm && g[i].name == name) b += g[i].comm.bytes;
   return b;
 }
 
 int count_named(const OpGraph& g, const std::string& name) {
   int n = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i) n += g[i].name == name;
+  for (size_t i = 0; i < g.size(); ++i) n += g[i].name == name;
   return n;
 }
 

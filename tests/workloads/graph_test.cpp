@@ -13,7 +13,7 @@ WorkloadSpec workload(const std::string& yaml) {
 
 double gemm_flops(const OpGraph& g, Pass pass) {
   double f = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+  for (size_t i = 0; i < g.size(); ++i)
     if (g[i].kind == OpKind::Gemm && g[i].pass == pass && g[i].iteration == 0) f += g[i].flops;
   return f;
 }
@@ -33,7 +33,7 @@ TEST_CASE("forward_gemm_flops_are_two_per_weight_per_token", "[graph]") {
 TEST_CASE("autocast_adds_weight_casts_that_pure_bf16_does_not", "[graph]") {
   auto casts = [](const OpGraph& g) {
     int n = 0;
-    for (size_t i = 0; i < boost::num_vertices(g); ++i) n += g[i].category == "cast";
+    for (size_t i = 0; i < g.size(); ++i) n += g[i].category == "cast";
     return n;
   };
   const OpGraph mixed = build_graph(workload("{model: gpt2, phase: prefill}"));
@@ -45,7 +45,7 @@ TEST_CASE("autocast_adds_weight_casts_that_pure_bf16_does_not", "[graph]") {
 TEST_CASE("decode_reads_a_growing_kv_cache", "[graph]") {
   const OpGraph g = build_graph(workload("{model: gpt2, phase: decode, seq_len: 100, decode_tokens: 3}"));
   std::vector<double> kv;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i)
+  for (size_t i = 0; i < g.size(); ++i)
     if (g[i].kind == OpKind::Attention && g[i].layer == 0) kv.push_back(g[i].attn.kv_len);
   REQUIRE(kv.size() == 3);
   CHECK(kv[0] == 101);
@@ -55,15 +55,15 @@ TEST_CASE("decode_reads_a_growing_kv_cache", "[graph]") {
 TEST_CASE("every_step_ends_in_a_host_sync", "[graph]") {
   const OpGraph g = build_graph(workload("{model: gpt2, phase: train, iterations: 2}"));
   int syncs = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i) syncs += g[i].sync;
+  for (size_t i = 0; i < g.size(); ++i) syncs += g[i].sync;
   CHECK(syncs == 2);
-  CHECK(g[boost::num_vertices(g) - 1].sync);
+  CHECK(g[g.size() - 1].sync);
 }
 
 TEST_CASE("neox_blocks_have_rotary_and_parallel_residual", "[graph]") {
   const OpGraph g = build_graph(workload("{model: genslm-25m, phase: prefill, seq_len: 2048}"));
   int rotary = 0, add_1 = 0;
-  for (size_t i = 0; i < boost::num_vertices(g); ++i) {
+  for (size_t i = 0; i < g.size(); ++i) {
     rotary += g[i].category == "rotary";
     add_1 += g[i].name.find(".add_1") != std::string::npos;
   }

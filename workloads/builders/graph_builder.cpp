@@ -71,9 +71,9 @@ OpId GraphBuilder::add(Op op) {
   op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
   op.layer = layer_;
   op.iteration = iteration_;
-  const OpId id = boost::add_vertex(std::move(op), graph_);
-  if (last_ >= 0) boost::add_edge(static_cast<OpId>(last_), id, graph_);
-  for (OpId side : join_) boost::add_edge(side, id, graph_);
+  const OpId id = graph_.add(std::move(op));
+  if (last_ >= 0) graph_.add_dep(static_cast<OpId>(last_), id);
+  for (OpId side : join_) graph_.add_dep(side, id);
   join_.clear();
   last_ = static_cast<long>(id);
   return id;
@@ -84,11 +84,11 @@ OpId GraphBuilder::add_side(Op op, int stream) {
   op.layer = layer_;
   op.iteration = iteration_;
   op.stream = stream;
-  const OpId id = boost::add_vertex(std::move(op), graph_);
-  if (last_ >= 0) boost::add_edge(static_cast<OpId>(last_), id, graph_);
+  const OpId id = graph_.add(std::move(op));
+  if (last_ >= 0) graph_.add_dep(static_cast<OpId>(last_), id);
   if (static_cast<int>(side_last_.size()) <= stream) side_last_.resize(static_cast<size_t>(stream) + 1, -1);
   long& prev = side_last_[static_cast<size_t>(stream)];
-  if (prev >= 0) boost::add_edge(static_cast<OpId>(prev), id, graph_);
+  if (prev >= 0) graph_.add_dep(static_cast<OpId>(prev), id);
   prev = static_cast<long>(id);
   pending_side_.push_back(id);
   return id;

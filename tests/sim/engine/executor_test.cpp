@@ -49,12 +49,12 @@ TEST_CASE("two_concurrent_memory_bound_kernels_each_get_half_the_bandwidth", "[e
   const DeviceSpec d = test_device();
   OpGraph g;
   const double bytes = 4e9;  // far above L2: served by HBM
-  boost::add_vertex(streaming("a", bytes, 0), g);
+  g.add(streaming("a", bytes, 0));
   Op b = streaming("b", bytes, 1);
   b.kind = OpKind::Gemm;  // a different engine, so both run at once
   b.gemm = {1, 1, 1, 1};
   b.flops = 0;
-  boost::add_vertex(b, g);
+  g.add(b);
   const SimResult r = simulate(d, g, Framework::eager);
   const double alone = bytes / d.backing_memory().sustained();
   // a starts after its launch (10 us), b 10 us later; from then on they share HBM, which
