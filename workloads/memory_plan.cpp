@@ -17,97 +17,121 @@ double matmul_weights(const ModelSpec& m) {
   return double(m.layers) * (4 * d * d + 2 * d * f) + double(m.vocab) * d;
 }
 
+MemoryPlan microbench_plan(const WorkloadSpec& w) {
+  MemoryPlan plan;
+  double largest = 0;
+  for (const auto& m : w.micro) {
+    const double b = dtype_bytes(m.dtype);
+    double bytes = 0;
+    if (m.kind == "gemm") bytes = (m.gemm.m * m.gemm.k + m.gemm.k * m.gemm.n + m.gemm.m * m.gemm.n) * m.gemm.batch * b;
+    else if (m.kind == "attention") bytes = m.attn.batch * m.attn.heads * m.attn.head_dim * (2 * m.attn.q_len + 2 * m.attn.kv_len) * b * (m.attn.backward ? 2 : 1);
+    else bytes = 2 * m.rows * m.cols * b;
+    largest = std::max(largest, bytes);
+  }
+  plan.items.push_back({"operands", largest, "inputs and outputs of the largest op"});
+  plan.peak = largest;
+  return plan;
+}
+
+/// What one rank of one pipeline stage holds. Parallelism: this rank holds its stage's
+/// layers, split over tp; ZeRO-1 splits the optimizer state over dp; 1F1B keeps up to
+/// pp - stage micro-batches' activations alive.
+struct StageMemory {
+  const WorkloadSpec& w;
+  int stage;
+  Numerics n = numerics_of(w);
+  double rb = dtype_bytes(n.residual), ab = dtype_bytes(n.act), wb = dtype_bytes(n.weights);
+  double d = double(w.model.hidden), f = double(w.model.ffn), V = double(w.model.vocab);
+  double B = double(w.batch), S = double(w.seq_len);
+  bool block = w.phase == Phase::block;
+  double tp = w.parallel.tp, mb = double(w.parallel.microbatches);
+  std::pair<int, int> layers = stage_layers(w.model.layers, w.parallel.pp, stage);
+  bool first = stage == 0, last = stage == w.parallel.pp - 1;
+  double T = B * S / mb;  // tokens of one micro-batch
+
+  [[nodiscard]] double stage_layers_count() const { return double(layers.second - layers.first); }
+  [[nodiscard]] double params() const {
+    return (block ? w.model.block_params() : w.model.stage_params(layers.second - layers.first, first, last)) / tp;
+  }
+  [[nodiscard]] double matmul_params() const {
+    const double stage_frac = stage_layers_count() / double(w.model.layers);
+    return (block ? (4 * d * d + 2 * d * f)
+                  : (matmul_weights(w.model) - V * d) * stage_frac + ((first || last) ? V * d : 0.0)) / tp;
+  }
+};
+
+void add_weights_and_optimizer(const StageMemory& m, MemoryPlan& plan) {
+  const ParallelSpec& par = m.w.parallel;
+  const double params = m.params();
+  plan.items.push_back({"weights", params * m.wb,
+                        fmt::format("{:.4g} parameters{} x {} B", params,
+                                    par.tp > 1 || par.pp > 1 ? " (this rank's shard)" : "", m.wb)});
+  if (m.n.autocast)
+    plan.items.push_back({"autocast_weight_cache", m.matmul_params() * m.ab,
+                          "matmul weights cast to the compute dtype, cached by autocast"});
+  if (m.w.phase != Phase::train) return;
+  const double shard = par.zero == 1 ? par.dp : 1;
+  const std::string z = par.zero == 1 ? fmt::format(", ZeRO-1 over {} replicas", par.dp) : "";
+  if (m.w.optimizer == Optimizer::adamw)
+    plan.items.push_back({"optimizer_state", params * 8 / shard, "AdamW exp_avg + exp_avg_sq, fp32" + z});
+  else if (m.w.optimizer == Optimizer::sgd)
+    plan.items.push_back({"optimizer_state", params * 4 / shard, "SGD momentum, fp32" + z});
+}
+
+void add_training_tensors(const StageMemory& m, MemoryPlan& plan) {
+  const ParallelSpec& par = m.w.parallel;
+  // HF gelu_new saves tanh(.), 0.5*x and 1+tanh(.) besides its input and output.
+  const double gelu_saved = m.w.model.activation == Activation::gelu_new ? 5 : 2;
+  // Tensor parallel (Korthikanti et al. Table 2): norm inputs and dropout masks are replicated
+  // (split too with sequence parallelism); the rest of the layer's tensors are split over tp.
+  const double replicated = (2 * m.rb + 2) / (par.sp ? m.tp : 1.0);
+  const double per_layer = m.T * m.d * (replicated + 6 * m.ab / m.tp) + m.T * m.f * m.ab * gelu_saved / m.tp;
+  const double layers = m.block ? 1 : m.stage_layers_count();
+  const double in_flight = std::min<double>(par.pp - m.stage, m.mb);
+  const double acts = in_flight * (layers * per_layer + (m.block || !m.first ? 0 : m.T * m.d * (3 * m.rb + m.ab)));
+  plan.items.push_back({"activations", acts,
+                        fmt::format("saved for backward: {} micro-batch(es) x {} layer(s) x {}",
+                                    in_flight, layers, format_quantity(per_layer, Dim::Bytes))});
+  // Gradients appear during backward as activations are freed; the peak holds roughly
+  // all activations and the gradients of the last layers. Count the larger of the two
+  // moments: start of backward (activations + logits) and end (all gradients).
+  const double logits = m.block || !m.last ? 0 : m.T * m.V / m.tp * (m.ab + 12);
+  if (logits > 0) plan.items.push_back({"logits", logits, "bf16 logits, fp32 copy, log-softmax and its gradient"});
+  const double grads = m.params() * m.wb;
+  if (grads > acts + logits) {
+    plan.items.push_back({"gradients", grads - acts - logits,
+                          "gradients in excess of the activations they replace"});
+  } else {
+    plan.items.push_back({"gradients", 0, "allocated while activations are freed"});
+  }
+}
+
+void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
+  const WorkloadSpec& w = m.w;
+  const double tokens = w.phase == Phase::decode ? m.S + double(w.decode_tokens) : m.S;
+  if (!m.block) {
+    const double layers = m.stage_layers_count();
+    const double kv = 2 * layers * m.B * tokens * m.d * m.ab / m.tp;
+    plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x d{} x {} B", layers, m.B, tokens,
+                                                      w.parallel.tp > 1 ? fmt::format("/{}", w.parallel.tp) : "", m.ab)});
+    if (w.phase == Phase::decode && w.framework == Framework::eager)
+      plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * m.d * m.ab / m.tp, "torch.cat of one layer's K and V"});
+  }
+  const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
+  plan.items.push_back({"workspace", step_tokens * (3 * m.d + m.f) * m.ab + step_tokens * m.d * m.rb * 2 +
+                                         (m.block ? 0 : m.B * m.V * (m.ab + 4)),
+                        "largest transient activations of one layer, and the last logits"});
+}
+
 }  // namespace
 
 MemoryPlan plan_memory(const WorkloadSpec& w, int stage) {
+  if (w.phase == Phase::microbench) return microbench_plan(w);
   MemoryPlan plan;
-  if (w.phase == Phase::microbench) {
-    double largest = 0;
-    for (const auto& m : w.micro) {
-      const double b = dtype_bytes(m.dtype);
-      double bytes = 0;
-      if (m.kind == "gemm") bytes = (m.gemm.m * m.gemm.k + m.gemm.k * m.gemm.n + m.gemm.m * m.gemm.n) * m.gemm.batch * b;
-      else if (m.kind == "attention") bytes = m.attn.batch * m.attn.heads * m.attn.head_dim * (2 * m.attn.q_len + 2 * m.attn.kv_len) * b * (m.attn.backward ? 2 : 1);
-      else bytes = 2 * m.rows * m.cols * b;
-      largest = std::max(largest, bytes);
-    }
-    plan.items.push_back({"operands", largest, "inputs and outputs of the largest op"});
-    plan.peak = largest;
-    return plan;
-  }
-  const ModelSpec& m = w.model;
-  const Numerics n = numerics_of(w);
-  const double rb = dtype_bytes(n.residual), ab = dtype_bytes(n.act), wb = dtype_bytes(n.weights);
-  const double d = double(m.hidden), f = double(m.ffn), V = double(m.vocab), L = double(m.layers);
-  const double B = double(w.batch), S = double(w.seq_len);
-  const bool block = w.phase == Phase::block;
-  // Parallelism: this rank holds its pipeline stage's layers, split over tp; ZeRO-1 splits the
-  // optimizer state over dp; 1F1B keeps up to pp - stage micro-batches' activations alive.
-  const ParallelSpec& par = w.parallel;
-  const double tp = par.tp, mb = double(par.microbatches);
-  const auto [l0, l1] = stage_layers(m.layers, par.pp, stage);
-  const bool first = stage == 0, last = stage == par.pp - 1;
-  const double stage_frac = double(l1 - l0) / L;
-  double params = (block ? m.block_params() : m.stage_params(l1 - l0, first, last)) / tp;
-  const double mm_params = (block ? (4 * d * d + 2 * d * f)
-                                  : (matmul_weights(m) - V * d) * stage_frac +
-                                        ((first || last) ? V * d : 0.0)) / tp;
-  plan.items.push_back({"weights", params * wb,
-                        fmt::format("{:.4g} parameters{} x {} B", params,
-                                    par.tp > 1 || par.pp > 1 ? " (this rank's shard)" : "", wb)});
-  if (n.autocast)
-    plan.items.push_back({"autocast_weight_cache", mm_params * ab,
-                          "matmul weights cast to the compute dtype, cached by autocast"});
-  const bool trains = w.phase == Phase::train || (block && w.backward);
-  if (w.phase == Phase::train) {
-    const double shard = par.zero == 1 ? par.dp : 1;
-    const std::string z = par.zero == 1 ? fmt::format(", ZeRO-1 over {} replicas", par.dp) : "";
-    if (w.optimizer == Optimizer::adamw)
-      plan.items.push_back({"optimizer_state", params * 8 / shard, "AdamW exp_avg + exp_avg_sq, fp32" + z});
-    else if (w.optimizer == Optimizer::sgd)
-      plan.items.push_back({"optimizer_state", params * 4 / shard, "SGD momentum, fp32" + z});
-  }
-  // HF gelu_new saves tanh(.), 0.5*x and 1+tanh(.) besides its input and output.
-  const double gelu_saved = m.activation == Activation::gelu_new ? 5 : 2;
-  const double T = B * S / mb;  // tokens of one micro-batch
-  // Tensor parallel (Korthikanti et al. Table 2): norm inputs and dropout masks are replicated
-  // (split too with sequence parallelism); the rest of the layer's tensors are split over tp.
-  const double replicated = (2 * rb + 2) / (par.sp ? tp : 1.0);
-  const double per_layer = T * d * (replicated + 6 * ab / tp) + T * f * ab * gelu_saved / tp;
-  if (trains) {
-    const double layers = block ? 1 : double(l1 - l0);
-    const double in_flight = std::min<double>(par.pp - stage, mb);
-    const double acts = in_flight * (layers * per_layer + (block || !first ? 0 : T * d * (3 * rb + ab)));
-    plan.items.push_back({"activations", acts,
-                          fmt::format("saved for backward: {} micro-batch(es) x {} layer(s) x {}",
-                                      in_flight, layers, format_quantity(per_layer, Dim::Bytes))});
-    // Gradients appear during backward as activations are freed; the peak holds roughly
-    // all activations and the gradients of the last layers. Count the larger of the two
-    // moments: start of backward (activations + logits) and end (all gradients).
-    const double logits = block || !last ? 0 : T * V / tp * (ab + 12);
-    if (logits > 0) plan.items.push_back({"logits", logits, "bf16 logits, fp32 copy, log-softmax and its gradient"});
-    const double grads = params * wb;
-    if (grads > acts + logits) {
-      plan.items.push_back({"gradients", grads - acts - logits,
-                            "gradients in excess of the activations they replace"});
-    } else {
-      plan.items.push_back({"gradients", 0, "allocated while activations are freed"});
-    }
-  } else {
-    const double tokens = w.phase == Phase::decode ? S + double(w.decode_tokens) : S;
-    if (!block) {
-      const double layers = double(l1 - l0);
-      const double kv = 2 * layers * B * tokens * d * ab / tp;
-      plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x d{} x {} B", layers, B, tokens,
-                                                        par.tp > 1 ? fmt::format("/{}", par.tp) : "", ab)});
-      if (w.phase == Phase::decode && w.framework == Framework::eager)
-        plan.items.push_back({"kv_concat_copy", 2 * B * tokens * d * ab / tp, "torch.cat of one layer's K and V"});
-    }
-    const double step_tokens = w.phase == Phase::decode ? B : T;
-    plan.items.push_back({"workspace", step_tokens * (3 * d + f) * ab + step_tokens * d * rb * 2 +
-                                           (block ? 0 : B * V * (ab + 4)),
-                          "largest transient activations of one layer, and the last logits"});
-  }
+  const StageMemory m{w, stage};
+  add_weights_and_optimizer(m, plan);
+  if (w.phase == Phase::train || (m.block && w.backward)) add_training_tensors(m, plan);
+  else add_inference_tensors(m, plan);
   for (const auto& item : plan.items) plan.peak += item.bytes;
   return plan;
 }
