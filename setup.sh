@@ -23,31 +23,31 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-build() {  # build <dir> <cmake args...>
-  local dir=$1
-  shift
+build() {  # build <dir> <target> <cmake args...>
+  local dir=$1 target=$2
+  shift 2
   cmake -S . -B "$dir" "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
+  cmake --build "$dir" -j "$jobs" --target "$target"
 }
 
 case "$mode" in
   demo)
-    build build -DCMAKE_BUILD_TYPE=Release
+    build build orrery -DCMAKE_BUILD_TYPE=Release  # the CLI only, not the test suite
     ./build/orrery run --system h100-sxm --workload examples/gpt2-xl-training/train.yaml \
       --report build/demo-report.json --trace build/demo-trace.json
     echo "report: build/demo-report.json   trace (open in ui.perfetto.dev): build/demo-trace.json"
     ;;
   test)
-    build build -DCMAKE_BUILD_TYPE=Release
+    build build all -DCMAKE_BUILD_TYPE=Release
     ctest --test-dir build --output-on-failure -j "$jobs"
     ;;
   sanitize)
-    build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORRERY_SANITIZE=ON
+    build build-asan all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORRERY_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --test-dir build-asan --output-on-failure -j "$jobs"
     ;;
   bench)
-    build build -DCMAKE_BUILD_TYPE=Release
+    build build orrery -DCMAKE_BUILD_TYPE=Release
     ./build/orrery bench
     ;;
   *)
