@@ -102,6 +102,14 @@ nlohmann::json summary_section(const StepOutcome& st) {
   return s;
 }
 
+nlohmann::json model_section(const ModelSpec& m) {
+  nlohmann::json j = {{"name", m.name},
+                      {"parameters", m.total_params()},
+                      {"active_parameters", m.active_params()}};
+  if (m.mtp_modules > 0) j["mtp_parameters"] = m.mtp_params();
+  return j;
+}
+
 nlohmann::json memory_section(const MemoryPlan& plan) {
   nlohmann::json j;
   for (const auto& item : plan.items)

@@ -15,6 +15,8 @@ namespace orrery {
 
 /// Step time, throughput, MFU and memory of the whole system; communication when parallel.
 [[nodiscard]] nlohmann::json summary_section(const StepOutcome& step);
+/// The model's name, parameters (main model) and parameters active per token.
+[[nodiscard]] nlohmann::json model_section(const ModelSpec& m);
 [[nodiscard]] nlohmann::json memory_section(const MemoryPlan& plan);
 [[nodiscard]] nlohmann::json bottleneck_section(const RankResult& rank, const StepWindow& window);
 /// The layout and every simulated rank's step.
