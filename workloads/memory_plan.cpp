@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/config/errors.h"
 #include "sim/units/quantity.h"
@@ -51,7 +52,27 @@ struct StageMemory {
 
   [[nodiscard]] double stage_layers_count() const { return double(layers.second - layers.first); }
   [[nodiscard]] double params() const {
-    return (block ? w.model.block_params() : w.model.stage_params(layers.second - layers.first, first, last)) / tp;
+    if (block) return w.model.block_params() / tp;
+    if (w.model.moe.enabled()) return moe_rank_params() / tp;
+    return w.model.stage_params(layers.second - layers.first, first, last) / tp;
+  }
+  /// An MoE model's stage on one rank: every dense weight, and of the experts only the slots
+  /// this rank holds — all of them without expert parallelism, else
+  /// ceil((experts + redundant + shared replicas) / ep) per MoE layer, plus the shared experts
+  /// when every rank runs them itself.
+  [[nodiscard]] double moe_rank_params() const {
+    const ModelSpec& m = w.model;
+    const MoeSpec& e = m.moe;
+    const long ep = w.parallel.ep;
+    const double slots = ep > 1 ? std::ceil(double(e.experts + w.moe.redundant_experts + w.moe.shared_replicas) / double(ep))
+                                : double(e.experts);
+    const double shared = w.moe.shared_replicas > 0 ? 0.0 : double(e.shared_experts);
+    double p = m.stage_params(0, first, last);
+    for (long l = layers.first; l < layers.second; ++l) {
+      p += m.layer_params(l);
+      if (m.is_moe_layer(l)) p += (slots + shared - double(e.experts + e.shared_experts)) * m.expert_params();
+    }
+    return p;
   }
   [[nodiscard]] double matmul_params() const {
     const double stage_frac = stage_layers_count() / double(w.model.layers);

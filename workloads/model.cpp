@@ -163,6 +163,8 @@ double outer_params(const ModelSpec& m) {
 
 }  // namespace
 
+double ModelSpec::expert_params() const { return ffn_params(*this, double(moe.expert_ffn)); }
+
 double ModelSpec::layer_params(long layer) const { return layer_with(*this, layer, double(moe.experts)); }
 
 double ModelSpec::layer_active_params(long layer) const {

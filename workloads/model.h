@@ -73,6 +73,8 @@ struct ModelSpec {
   }
   [[nodiscard]] bool is_moe_layer(long layer) const { return moe.enabled() && layer >= moe.dense_layers; }
 
+  /// Parameters of one routed or shared expert.
+  [[nodiscard]] double expert_params() const;
   /// Parameters of layer `layer` (attention, feed-forward or experts, norms).
   [[nodiscard]] double layer_params(long layer) const;
   /// Parameters one token uses in layer `layer` (only its top_k routed experts).

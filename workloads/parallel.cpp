@@ -17,6 +17,7 @@ const ParamTable& parallel_params() {
           {"microbatches", ParamType::Integer, Dim::Dimensionless, "1", "micro-batches per forward-backward pass; the batch is split among them"},
           {"zero", ParamType::Integer, Dim::Dimensionless, "0", "0: every replica keeps the optimizer state; 1: ZeRO-1 shards it over dp (reduce-scatter gradients, all-gather weights)", {}, false, 0, true},
           {"bucket", ParamType::Quantity, Dim::Bytes, "25 MiB", "data-parallel gradient bucket (PyTorch DDP bucket_cap_mb)"},
+          {"ep", ParamType::Integer, Dim::Dimensionless, "1", "expert parallelism: MoE experts spread over groups of ep data-parallel ranks (dp must be a multiple); tokens reach their experts by all-to-all dispatch and combine"},
           {"simulate", ParamType::Enum, Dim::Dimensionless, "representatives", "representatives: one rank per pipeline stage stands for its identical peers; all: every rank (slow; same answer on symmetric networks)", {"representatives", "all"}},
       }};
   return t;
@@ -32,7 +33,8 @@ ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int 
   p.zero = static_cast<int>(s.integer("zero"));
   p.bucket_bytes = s.quantity("bucket");
   p.all_ranks = s.string("simulate") == "all";
-  for (const char* k : {"tp", "pp", "microbatches"})
+  p.ep = static_cast<int>(s.integer("ep"));
+  for (const char* k : {"tp", "pp", "microbatches", "ep"})
     if (s.integer(k) < 1) s.fail(k, "must be >= 1");
   if (p.zero != 0 && p.zero != 1) s.fail("zero", "valid: 0 (none) or 1 (ZeRO-1 optimizer sharding)");
   if (p.sp && p.tp < 2) s.fail("sp", "sequence parallelism needs tp > 1");
@@ -45,6 +47,8 @@ ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int 
   } else {
     p.dp = static_cast<int>(dp);
   }
+  if (p.dp % p.ep != 0)
+    s.fail("ep", fmt::format("ep = {} does not divide dp = {}; an expert group is ep data-parallel ranks", p.ep, p.dp));
   if (p.ranks() != devices)
     s.fail(dp == 0 ? "tp" : "dp",
            fmt::format("dp x tp x pp = {} x {} x {} = {} but the system has {} devices; they must match",
@@ -67,6 +71,9 @@ std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank) {
       break;
     case CommGroup::Data:
       for (int d = 0; d < s.dp; ++d) g.push_back(rank_of(s, {c.t, d, c.p}));
+      break;
+    case CommGroup::Expert:
+      for (int d = c.d - c.d % s.ep; d < c.d - c.d % s.ep + s.ep; ++d) g.push_back(rank_of(s, {c.t, d, c.p}));
       break;
     case CommGroup::PipelineNext:
       g = {rank, rank_of(s, {c.t, c.d, (c.p + 1) % s.pp})};

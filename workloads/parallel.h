@@ -1,6 +1,10 @@
 // How a workload is spread over ranks: data, tensor (Megatron, optionally sequence-parallel)
 // and pipeline parallelism, ZeRO-1 and gradient accumulation, and where each rank sits.
 //
+// Expert parallelism reuses the data-parallel ranks (DeepSeek / CloudMatrix-Infer: attention
+// data-parallel, experts spread over the same devices): an expert group is `ep` consecutive
+// data-parallel replicas of one (t, p); dp must be a multiple of ep.
+//
 // Rank layout (Megatron-LM order, tensor-parallel fastest):
 //   rank = t + tp * (d + dp * p)      t < tp, d < dp, p < pp
 // so a tensor-parallel group is `tp` consecutive devices (inside a node when tp <= its size).
@@ -17,6 +21,7 @@ namespace orrery {
 
 struct ParallelSpec {
   int dp = 1, tp = 1, pp = 1;
+  int ep = 1;                 // expert parallelism: MoE experts spread over ep data-parallel ranks
   bool sp = false;            // Megatron sequence parallelism (needs tp > 1)
   int microbatches = 1;       // pipeline micro-batches per forward-backward pass (1F1B)
   int zero = 0;               // 0: replicated optimizer; 1: ZeRO-1 sharded optimizer state

@@ -40,6 +40,7 @@ const ParamTable& workload_params() {
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
           {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
           {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
+          {"moe", ParamType::Section, Dim::Dimensionless, "", "MoE models: routing and expert placement (see `moe_routing`)", {}, true},
           {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};
@@ -154,6 +155,14 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     w.model = read_model(s.node("model"), s.path_of("model"));
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+    if (s.has("moe") && !w.model.moe.enabled())
+      s.fail("moe", fmt::format("model '{}' has no experts; remove the key", w.model.name));
+    if (w.model.moe.enabled()) {
+      const YAML::Node mn = s.has("moe") ? s.node("moe") : YAML::Node(YAML::NodeType::Map);
+      w.moe = read_moe_routing(mn, s.path_of("moe"), w.model.moe);
+      if (w.phase == Phase::train || w.phase == Phase::block)
+        s.fail("phase", fmt::format("MoE model '{}': phase {} is not modelled yet (prefill and decode are)", w.model.name, phase));
+    }
   }
   w.grad_accum = s.integer("grad_accum");
   if (w.phase != Phase::train && s.has("grad_accum"))
@@ -166,6 +175,12 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     w.parallel = read_parallel(pn, s.path_of("parallel"), devices);
     check_parallel(w, Section(pn, s.path_of("parallel"), parallel_params()));
   }
+  if (w.parallel.ep > 1 && !w.model.moe.enabled())
+    s.fail("parallel", fmt::format("parallel.ep = {} but model '{}' has no experts", w.parallel.ep, w.model.name));
+  if (w.model.moe.enabled() && w.parallel.ep > 1 &&
+      (w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts) < w.parallel.ep)
+    s.fail("moe", fmt::format("{} expert slots (routed + redundant + shared replicas) leave ranks of ep = {} without an expert",
+                              w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts, w.parallel.ep));
   if (w.phase != Phase::train && s.has("optimizer"))
     s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));
   if (w.phase != Phase::block && s.has("backward"))

@@ -9,6 +9,7 @@
 #include "sim/core/op.h"
 #include "workloads/collective.h"
 #include "workloads/model.h"
+#include "workloads/moe/routing.h"
 #include "workloads/parallel.h"
 
 namespace orrery {
@@ -43,6 +44,7 @@ struct WorkloadSpec {
   CollectiveSpec collective;          // phase collective
   ParallelSpec parallel;              // how the work is spread over the system's devices
   long grad_accum = 1;                // train: micro-steps per optimizer step
+  MoeRouting moe;                     // routing and expert placement (MoE models)
 };
 
 [[nodiscard]] const char* phase_name(Phase p);

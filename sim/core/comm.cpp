@@ -46,6 +46,7 @@ const char* comm_group_name(CommGroup g) {
     case CommGroup::Data: return "dp";
     case CommGroup::PipelineNext: return "pp_next";
     case CommGroup::PipelinePrev: return "pp_prev";
+    case CommGroup::Expert: return "ep";
   }
   return "?";
 }
@@ -54,6 +55,7 @@ const char* traffic_class(CommGroup g) {
   switch (g) {
     case CommGroup::Tensor: return "tensor";
     case CommGroup::Data: return "data";
+    case CommGroup::Expert: return "expert";
     default: return "pipeline";
   }
 }

@@ -22,9 +22,9 @@ enum class CommKind {
 [[nodiscard]] bool is_point_to_point(CommKind k);
 
 /// The groups a parallel workload's transfers run over. Tensor: the tp ranks of one (d, p);
-/// data: the dp ranks of one (t, p). Pipeline peers: the rank of the next or previous stage
-/// with the same (t, d).
-enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev };
+/// data: the dp ranks of one (t, p); expert: ep consecutive data-parallel ranks of one (t, p).
+/// Pipeline peers: the rank of the next or previous stage with the same (t, d).
+enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev, Expert };
 [[nodiscard]] const char* comm_group_name(CommGroup g);
 /// The traffic class a group's transfers carry (plane selection): tensor, data, pipeline.
 [[nodiscard]] const char* traffic_class(CommGroup g);

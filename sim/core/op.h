@@ -1,6 +1,7 @@
 // One operator of a workload graph: what it computes and moves, independent of hardware.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,6 +54,11 @@ struct CommOp {
   double bytes = 0;
   CommGroup group = CommGroup::Tensor;
   int tag = 0;            // pipeline: micro-batch (matching send and recv carry the same tag)
+  /// all_to_all_v: the share of `bytes` the sender sends to each member of its group (by
+  /// position; its own share stays local). Every sender of the group sends the same shares of
+  /// its own bytes (tokens routed alike wherever they come from).
+  std::shared_ptr<const std::vector<double>> shares;
+  bool reverse = false;   // all_to_all_v: the transpose (a combine returning what was dispatched)
 };
 
 struct Op {

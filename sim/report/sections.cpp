@@ -247,7 +247,7 @@ nlohmann::json op_kinds_section(const RankResult& r, const StepWindow& window) {
     k.kernels += op.kernels;
     k.time_s += rec.end - rec.start;
     k.flops += op.flops;
-    k.bytes += op.bytes;
+    k.bytes += op.kind == OpKind::Comm ? op.comm.bytes : op.bytes;
     k.bound_s[rec.bound] += rec.end - rec.start;
   }
   nlohmann::json out = nlohmann::json::array();

@@ -22,6 +22,22 @@ bool joins(const Plane& p, const std::vector<int>& members) {
   return true;
 }
 
+/// all_to_all_v among n ranks that each send `op.bytes`, split by `op.shares` over the group
+/// (their own share stays local): sizes[i][j] = bytes x share[j]; a reverse op (a combine)
+/// sends the same amounts back: sizes[j][i].
+std::vector<std::vector<double>> traffic_matrix(const CommOp& op, size_t n) {
+  if (!op.shares || op.shares->size() != n)
+    throw std::logic_error("all_to_all_v op without one share per member of its group");
+  std::vector<std::vector<double>> sizes(n, std::vector<double>(n, 0.0));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      const double b = op.bytes * (*op.shares)[j];
+      (op.reverse ? sizes[j][i] : sizes[i][j]) = b;
+    }
+  return sizes;
+}
+
 }  // namespace
 
 CommHub::CommHub(sc_core::sc_module_name name, const ParallelSpec& par,
@@ -85,7 +101,9 @@ std::vector<std::vector<int>> CommHub::replica_groups(CommGroup kind, int rank) 
   for (int d = 0; d < par_.dp; ++d)
     for (int t = 0; t < par_.tp; ++t) {
       // One group per tensor group (t = 0) or data group (d = 0); every pipeline pair.
-      if ((kind == CommGroup::Tensor && t > 0) || (kind == CommGroup::Data && d > 0)) continue;
+      if ((kind == CommGroup::Tensor && t > 0) || (kind == CommGroup::Data && d > 0) ||
+          (kind == CommGroup::Expert && d % par_.ep != 0))
+        continue;
       groups.push_back(group_of(par_, kind, rank_of(par_, {t, d, c.p})));
     }
   return groups;
@@ -161,6 +179,7 @@ void CommHub::run_groups(const CommOp& op, const std::vector<std::vector<int>>& 
       c.bytes = op.bytes;
       c.group = g;
       c.algorithm = "auto";
+      if (op.op == CommKind::AllToAllV) c.sizes = traffic_matrix(op, g.size());
       *stages = expand_stages(c);
     }
     run_stages(net, stages, 0, [pending, done] {

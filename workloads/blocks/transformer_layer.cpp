@@ -3,17 +3,19 @@
 #include <fmt/format.h>
 
 #include "workloads/blocks/mlp.h"
+#include "workloads/blocks/moe.h"
 #include "workloads/blocks/ops.h"
 
 namespace orrery::transformer {
 
 namespace {
 
-/// The layer's feed-forward block: the dense MLP (a mixture-of-experts block is chosen here
-/// by the model when it has experts).
+/// The layer's feed-forward block: the dense MLP, or the mixture of experts in the model's
+/// MoE layers.
 void feed_forward(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,
-                  const LayerCall& call) {
-  dense_mlp_block(c, prog, p, x, call);
+                  const LayerCall& call, int layer) {
+  if (c.m.is_moe_layer(layer)) moe_block(c, prog, p, x, call, layer);
+  else dense_mlp_block(c, prog, p, x, call);
 }
 
 std::vector<double> feed_forward_gradients(const ModelSpec& m) { return dense_mlp_gradients(m); }
@@ -34,7 +36,7 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   if (drop) prog.push_back(dropout(c, p + ".attn.dropout", Tn * d));
   if (!c.m.parallel_residual) prog.push_back(residual_add(c, p + ".add_1", Tn, d, 1));
   prog.push_back(layernorm(c, p + ".ln_2", Tn, d));
-  feed_forward(c, prog, p, x, call);
+  feed_forward(c, prog, p, x, call, l);
   if (drop) prog.push_back(dropout(c, p + ".mlp.dropout", Tn * d));
   if (c.hf_model()) prog[block_start].fwd.modules += drop ? 2 : 4;
   // GPT-2: second residual add. NeoX parallel residual: x + attn + mlp (two adds).

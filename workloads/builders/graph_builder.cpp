@@ -63,7 +63,10 @@ Op make_comm(const std::string& name, CommKind op, double bytes, CommGroup group
   o.name = name;
   o.category = comm_kind_name(op);
   o.kind = OpKind::Comm;
-  o.comm = {op, bytes, group, tag};
+  o.comm.op = op;
+  o.comm.bytes = bytes;
+  o.comm.group = group;
+  o.comm.tag = tag;
   return o;
 }
 

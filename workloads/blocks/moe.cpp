@@ -1,0 +1,106 @@
+#include "workloads/blocks/moe.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+
+#include "workloads/builders/graph_builder.h"
+#include "workloads/moe/routing.h"
+
+namespace orrery::transformer {
+
+namespace {
+
+constexpr double kScaleSlot = 512;  // bytes: an int8 token's scales, padded (CloudMatrix-Infer)
+
+Step forward_only(Op op) { return {std::move(op), {}}; }
+
+/// Expert slots that receive at least one assignment when `assignments` fall on `slots`
+/// slots at random: slots * (1 - exp(-assignments / slots)) (Poisson occupancy). A grouped
+/// GEMM reads only the weights of the experts that got tokens.
+double occupied(double slots, double assignments) {
+  if (slots <= 0) return 0;
+  return std::max(1.0, slots * (1 - std::exp(-assignments / slots)));
+}
+
+}  // namespace
+
+MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
+  const MoeSpec& moe = c.m.moe;
+  const MoeRouting& r = c.w.moe;
+  const long ep = c.w.parallel.ep;
+  MoeLayerLoad out;
+  out.tokens = tokens;
+  const double group_tokens = tokens * double(ep);
+  const std::vector<double> loads = expert_loads(r, moe, group_tokens, layer);
+  // Shared experts dispatched to replicas: every token visits one replica once.
+  const double shared_load = r.shared_replicas > 0 ? group_tokens / double(r.shared_replicas) : 0.0;
+  const ExpertPlacement pl = place_experts(loads, ep, r.redundant_experts, r.shared_replicas, shared_load);
+  const size_t busiest = pl.busiest();
+  out.max_assignments = pl.max_load();
+  out.mean_assignments = pl.mean_load();
+  out.active_groups = occupied(double(pl.experts_on_rank[busiest]), out.max_assignments);
+  double total = 0;
+  for (double l : pl.rank_load) total += l;
+  for (double l : pl.rank_load) out.shares.push_back(total > 0 ? l / total : 0.0);
+  return out;
+}
+
+void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,
+               const LayerCall& call, long layer) {
+  const MoeSpec& moe = c.m.moe;
+  const MoeRouting& r = c.w.moe;
+  const Dtype mm = c.n.matmul;
+  const double T = x.T, d = x.d, E = double(moe.experts), k = double(moe.top_k), ab = c.ab;
+  const double ef = c.tp.shard(double(moe.expert_ffn));
+  const bool ep = c.w.parallel.ep > 1;
+  const MoeLayerLoad load = moe_layer_load(c, T, layer);
+  const std::string q = p + ".moe";
+  // Router: logits = x W_g (T x d x E), then sigmoid/softmax scores and (group-limited) top-k
+  // in one fused kernel: reads T*E fp32 logits, writes T*k ids and weights (8 bytes each).
+  prog.push_back(forward_only(cold(make_gemm(q + ".gate", T, E, d, mm))));
+  prog.push_back(forward_only(make_vector(q + ".topk", "moe_topk", T * E, 4 + 8 * k / E, 8, Dtype::fp32)));
+  // Permute: gather each token's row once per chosen expert (reads T*d, writes T*k*d).
+  const double dispatched = k + (r.shared_replicas > 0 ? 1.0 : 0.0);  // assignments per token
+  prog.push_back(forward_only(make_vector(q + ".permute", "moe_permute", T * dispatched * d, ab + ab / dispatched, 0, c.n.act)));
+  if (ep) {
+    double slot_bytes = 2 * d;
+    if (r.int8_dispatch) {
+      // Per-token dynamic quantisation to int8: reads bf16, writes int8 and one scale.
+      prog.push_back(forward_only(make_vector(q + ".quant", "quantize", T * dispatched * d, ab + 1, 3, c.n.act)));
+      slot_bytes = d + kScaleSlot;
+    }
+    Op dispatch = make_comm(q + ".dispatch", CommKind::AllToAllV, T * dispatched * slot_bytes, CommGroup::Expert);
+    dispatch.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
+    prog.push_back(forward_only(std::move(dispatch)));
+  }
+  c.tp.enter(prog, q, T, d, ab);
+  // Experts on the busiest rank: one grouped GEMM over its `g` active expert slots, each with
+  // m = assignments / g rows: gate+up (d -> 2 ef), SwiGLU, down (ef -> d). Weights: g experts.
+  const double rows = ep ? load.max_assignments : T * k;
+  const double groups = ep ? load.active_groups : occupied(E, T * k);
+  prog.push_back(forward_only(cold(make_gemm(q + ".experts.gate_up", rows / groups, 2 * ef, d, mm, groups))));
+  prog.push_back(forward_only(make_vector(q + ".experts.act", "swiglu", rows * ef, 3 * ab, 5, c.n.act)));
+  prog.push_back(forward_only(cold(make_gemm(q + ".experts.down", rows / groups, d, ef, mm, groups))));
+  if (moe.shared_experts > 0 && r.shared_replicas == 0) {
+    const double sf = ef * double(moe.shared_experts);
+    prog.push_back(forward_only(cold(make_gemm(q + ".shared.gate_up", T, 2 * sf, d, mm))));
+    prog.push_back(forward_only(make_vector(q + ".shared.act", "swiglu", T * sf, 3 * ab, 5, c.n.act)));
+    prog.push_back(forward_only(cold(make_gemm(q + ".shared.down", T, d, sf, mm))));
+  }
+  c.tp.leave(prog, q, T, d, ab);
+  if (ep) {
+    // Combine returns each assignment's output row in bf16 to the rank that sent it.
+    Op combine = make_comm(q + ".combine", CommKind::AllToAllV, T * dispatched * 2 * d, CommGroup::Expert);
+    combine.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
+    combine.comm.reverse = true;
+    prog.push_back(forward_only(std::move(combine)));
+  }
+  // Un-permute and weighted sum: reads T*k rows and the weights, writes T*d (+ the shared
+  // expert's output added in).
+  prog.push_back(forward_only(make_vector(q + ".combine_sum", "moe_unpermute", T * dispatched * d, ab + ab / dispatched, 2, c.n.act)));
+  (void)call;
+}
+
+}  // namespace orrery::transformer
