@@ -32,6 +32,7 @@ nlohmann::json build_report(const StepOutcome& st, const RunOptions& options) {
       report_header(run, {{"name", run.system_name}, {"device", device_json(run.device)}});
   rep["summary"] = summary_section(st);
   if (run.workload.phase != Phase::microbench) rep["model"] = model_section(run.workload.model);
+  if (run.workload.model.moe.enabled()) rep["moe"] = moe_section(st);
   const MemoryPlan& plan = (*st.plans)[static_cast<size_t>(crit.stage)];
   if (!plan.items.empty()) rep["memory"] = memory_section(plan);
   if (auto b = bottleneck_section(crit, win); !b.is_null()) rep["bottlenecks"] = std::move(b);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include "hw/kernel_cost.h"
+#include "workloads/blocks/moe.h"
+#include "workloads/builders/graph_builder.h"
 #include "workloads/builders/transformer.h"
 
 namespace orrery {
@@ -108,6 +111,58 @@ nlohmann::json model_section(const ModelSpec& m) {
                       {"active_parameters", m.active_params()}};
   if (m.mtp_modules > 0) j["mtp_parameters"] = m.mtp_params();
   return j;
+}
+
+namespace {
+
+/// The op as it would be with `ratio` of its rows (an expert GEMM's M, an activation's elements).
+Op with_rows(const Op& op, double ratio) {
+  if (op.kind == OpKind::Gemm) {
+    Op g = make_gemm(op.name, op.gemm.m * ratio, op.gemm.n, op.gemm.k, op.dtype, op.gemm.batch);
+    g.cold = op.cold;
+    return g;
+  }
+  Op v = op;
+  v.bytes *= ratio;
+  v.flops *= ratio;
+  return v;
+}
+
+}  // namespace
+
+nlohmann::json moe_section(const StepOutcome& st) {
+  const WorkloadSpec& w = st.run->workload;
+  const RankResult& r = st.critical();
+  const auto loads = transformer::moe_loads(w, r.stage);
+  std::map<long, double> ratio;  // layer -> mean / max assignments per rank
+  double max_sum = 0, mean_sum = 0;
+  for (const auto& l : loads) {
+    max_sum += l.max_assignments;
+    mean_sum += l.mean_assignments;
+    ratio[l.layer] = l.max_assignments > 0 ? l.mean_assignments / l.max_assignments : 1.0;
+  }
+  const double n = std::max<double>(1, double(loads.size()));
+  // Expert time of the reported step on the simulated (busiest) rank, and what its expert
+  // kernels would take alone with the mean rank's rows: the difference is what the imbalance
+  // cost (memory-bound experts cost little more with more rows, compute-bound ones a lot).
+  const StepWindow& win = st.ranks[st.slowest].window;
+  double expert_s = 0, busiest_alone = 0, mean_alone = 0;
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    const Op& op = r.source->op(i);
+    if (op.iteration != win.iteration || op.name.find(".moe.experts.") == std::string::npos) continue;
+    expert_s += r.records[i].end - r.records[i].start;
+    busiest_alone += isolated_kernel_time(st.run->device, op);
+    mean_alone += isolated_kernel_time(st.run->device, with_rows(op, ratio.count(op.layer) ? ratio[op.layer] : 1.0));
+  }
+  const char* routing[] = {"balanced", "zipf", "histogram"};
+  return {{"ep", w.parallel.ep},
+          {"routing", routing[static_cast<int>(w.moe.kind)]},
+          {"moe_layers", loads.size()},
+          {"assignments_per_rank_max", max_sum / n},
+          {"assignments_per_rank_mean", mean_sum / n},
+          {"imbalance", mean_sum > 0 ? max_sum / mean_sum : 1.0},
+          {"expert_time_s", expert_s},
+          {"imbalance_cost_s", busiest_alone - mean_alone}};
 }
 
 nlohmann::json memory_section(const MemoryPlan& plan) {

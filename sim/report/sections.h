@@ -18,6 +18,10 @@ namespace orrery {
 /// The model's name, parameters (main model) and parameters active per token.
 [[nodiscard]] nlohmann::json model_section(const ModelSpec& m);
 [[nodiscard]] nlohmann::json memory_section(const MemoryPlan& plan);
+/// MoE models: expert parallelism, routing, (token, expert) assignments per rank (max and
+/// mean over ranks, averaged over the MoE layers), the busiest rank's expert time and what
+/// the imbalance cost: its expert kernels alone, minus the same kernels with the mean rows.
+[[nodiscard]] nlohmann::json moe_section(const StepOutcome& step);
 [[nodiscard]] nlohmann::json bottleneck_section(const RankResult& rank, const StepWindow& window);
 /// The layout and every simulated rank's step.
 [[nodiscard]] nlohmann::json parallel_section(const StepOutcome& step);

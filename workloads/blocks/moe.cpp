@@ -24,6 +24,19 @@ double occupied(double slots, double assignments) {
   return std::max(1.0, slots * (1 - std::exp(-assignments / slots)));
 }
 
+/// `groups` experts of width f (in one grouped GEMM each way), `rows` rows in all, as the
+/// model's MLP: SwiGLU gate+up (d -> 2f), silu(g)*u, down (f -> d); or GELU fc1 (d -> f),
+/// GELU, fc2 (f -> d). Fused kernels: the activation reads 2f (or f) and writes f per row.
+void expert_mlp(const BlockContext& c, Steps& prog, const std::string& name, double rows,
+                double groups, double f) {
+  const bool swiglu = c.m.mlp == Mlp::swiglu;
+  const double d = double(c.m.hidden), ab = c.ab;
+  prog.push_back(forward_only(cold(make_gemm(name + ".gate_up", rows / groups, (swiglu ? 2 : 1) * f, d, c.n.matmul, groups))));
+  prog.push_back(forward_only(swiglu ? make_vector(name + ".act", "swiglu", rows * f, 3 * ab, 5, c.n.act)
+                                     : make_vector(name + ".act", "gelu", rows * f, 2 * ab, 12, c.n.act)));
+  prog.push_back(forward_only(cold(make_gemm(name + ".down", rows / groups, d, f, c.n.matmul, groups))));
+}
+
 }  // namespace
 
 MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
@@ -31,6 +44,7 @@ MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
   const MoeRouting& r = c.w.moe;
   const long ep = c.w.parallel.ep;
   MoeLayerLoad out;
+  out.layer = layer;
   out.tokens = tokens;
   const double group_tokens = tokens * double(ep);
   const std::vector<double> loads = expert_loads(r, moe, group_tokens, layer);
@@ -44,6 +58,16 @@ MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
   double total = 0;
   for (double l : pl.rank_load) total += l;
   for (double l : pl.rank_load) out.shares.push_back(total > 0 ? l / total : 0.0);
+  return out;
+}
+
+std::vector<MoeLayerLoad> moe_loads(const WorkloadSpec& w, int stage) {
+  const BlockContext c(w, stage);
+  const double seqs = double(w.batch) / double(w.parallel.microbatches);
+  const double tokens = w.phase == Phase::decode ? seqs : seqs * double(w.seq_len);
+  std::vector<MoeLayerLoad> out;
+  for (int l = c.stage.l0; l < c.stage.l1; ++l)
+    if (w.model.is_moe_layer(l)) out.push_back(moe_layer_load(c, tokens, l));
   return out;
 }
 
@@ -80,15 +104,9 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
   // m = assignments / g rows: gate+up (d -> 2 ef), SwiGLU, down (ef -> d). Weights: g experts.
   const double rows = ep ? load.max_assignments : T * k;
   const double groups = ep ? load.active_groups : occupied(E, T * k);
-  prog.push_back(forward_only(cold(make_gemm(q + ".experts.gate_up", rows / groups, 2 * ef, d, mm, groups))));
-  prog.push_back(forward_only(make_vector(q + ".experts.act", "swiglu", rows * ef, 3 * ab, 5, c.n.act)));
-  prog.push_back(forward_only(cold(make_gemm(q + ".experts.down", rows / groups, d, ef, mm, groups))));
-  if (moe.shared_experts > 0 && r.shared_replicas == 0) {
-    const double sf = ef * double(moe.shared_experts);
-    prog.push_back(forward_only(cold(make_gemm(q + ".shared.gate_up", T, 2 * sf, d, mm))));
-    prog.push_back(forward_only(make_vector(q + ".shared.act", "swiglu", T * sf, 3 * ab, 5, c.n.act)));
-    prog.push_back(forward_only(cold(make_gemm(q + ".shared.down", T, d, sf, mm))));
-  }
+  expert_mlp(c, prog, q + ".experts", rows, groups, ef);
+  if (moe.shared_experts > 0 && r.shared_replicas == 0)
+    expert_mlp(c, prog, q + ".shared", T, 1, ef * double(moe.shared_experts));
   c.tp.leave(prog, q, T, d, ab);
   if (ep) {
     // Combine returns each assignment's output row in bf16 to the rank that sent it.

@@ -16,6 +16,7 @@ namespace orrery::transformer {
 
 /// What routing did to one MoE layer on the simulated rank.
 struct MoeLayerLoad {
+  long layer = 0;
   double tokens = 0;          // tokens this rank routes (its own batch)
   double max_assignments = 0; // (token, expert) assignments the busiest rank computes
   double mean_assignments = 0;
@@ -23,6 +24,10 @@ struct MoeLayerLoad {
   std::vector<double> shares; // share of a rank's dispatched assignments going to each rank
 };
 [[nodiscard]] MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer);
+
+/// The routing of every MoE layer of pipeline stage `stage` for one forward pass of the
+/// workload (decode: batch / microbatches tokens; prefill: that many sequences of seq_len).
+[[nodiscard]] std::vector<MoeLayerLoad> moe_loads(const WorkloadSpec& w, int stage);
 
 /// Appends the MoE feed-forward of layer `layer` (prefix `p`) for the T tokens of `x`.
 void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,

@@ -118,6 +118,14 @@ std::vector<double> expert_loads(const MoeRouting& r, const MoeSpec& moe, double
     left -= n;
     p_left -= p[e];
   }
+  // A draw can still give an expert more assignments than there are tokens (a token picks an
+  // expert at most once): move the excess to the experts with the most room, in proportion.
+  double excess = 0, room = 0;
+  for (double& l : loads)
+    if (l > tokens) excess += l - tokens, l = tokens;
+  for (double l : loads) room += tokens - l;
+  if (excess > 0 && room > 0)
+    for (double& l : loads) l += excess * (tokens - l) / room;
   return loads;
 }
 

@@ -1,0 +1,60 @@
+// Expert parallelism end to end: the network carries exactly the routed bytes, skewed routing
+// slows the step down (the busiest rank sets it), and redundant copies of hot experts help.
+#include <catch2/catch.hpp>
+
+#include "tests/support/run_cli.h"
+
+using namespace orrery::test;
+
+namespace {
+const std::string kRun = "--system dgx-h100 --workload tests/data/workloads/gpt2-small-moe-decode.yaml "
+                         "--set workload.parallel.ep=8 ";
+}
+
+TEST_CASE("ep8_dispatch_and_combine_bytes_on_nvlink_match_the_routing_by_hand", "[moe][network]") {
+  const auto r = run_report(kRun + "--set workload.decode_tokens=1");
+  // Per layer, each of 8 ranks dispatches 8 tokens x 2 experts x 768 x 2 B and keeps 1/8 of
+  // it (balanced): 7/8 crosses the switch, up one link and down another; combine returns the
+  // same. 12 layers.
+  const double per_rank = 8 * 2 * 768 * 2.0;
+  const double expected = 12 * 2 /*dispatch+combine*/ * 8 * per_rank * 7 / 8 * 2 /*links*/;
+  double bytes = 0;
+  for (const auto& p : r["planes"]) bytes += p["bytes"].get<double>();
+  // Link bytes are integrated from max-min rates over time: equal to a few parts per million.
+  CHECK(bytes == Approx(expected).epsilon(1e-5));
+  CHECK(r["parallel"]["group_planes"]["ep"] == "nvlink");
+  CHECK(r["moe"]["imbalance"].get<double>() == Approx(1));
+  CHECK(r["moe"]["imbalance_cost_s"].get<double>() == Approx(0).margin(1e-15));
+}
+
+TEST_CASE("skewed_routing_slows_the_step_and_redundant_experts_recover_part", "[moe]") {
+  const std::string big = kRun + "--set workload.batch=256 ";
+  const auto even = run_report(big);
+  const auto zipf = run_report(big + "--set workload.moe.routing=zipf --set workload.moe.alpha=1.5");
+  const auto eplb = run_report(big + "--set workload.moe.routing=zipf --set workload.moe.alpha=1.5 "
+                                     "--set workload.moe.redundant_experts=8");
+  const double t_even = even["summary"]["tpot_s"], t_zipf = zipf["summary"]["tpot_s"], t_eplb = eplb["summary"]["tpot_s"];
+  CHECK(t_zipf > 1.1 * t_even);
+  CHECK(t_eplb < t_zipf);
+  CHECK(t_eplb >= t_even);
+  CHECK(zipf["moe"]["imbalance"].get<double>() > 2);
+  CHECK(eplb["moe"]["imbalance"].get<double>() < zipf["moe"]["imbalance"].get<double>());
+  CHECK(zipf["moe"]["imbalance_cost_s"].get<double>() > 0);
+  // The same seed gives the same step.
+  CHECK(run_report(big + "--set workload.moe.routing=zipf --set workload.moe.alpha=1.5")["summary"]["tpot_s"] ==
+        zipf["summary"]["tpot_s"]);
+}
+
+TEST_CASE("expert_parallel_ranks_hold_only_their_experts", "[moe][memory]") {
+  auto weights = [](const nlohmann::json& r) {
+    for (const auto& m : r["memory"])
+      if (m["item"] == "weights") return m["bytes"].get<double>();
+    return 0.0;
+  };
+  const auto one = run_report("--system h100-sxm --workload tests/data/workloads/gpt2-small-moe-decode.yaml");
+  const auto ep8 = run_report(kRun);
+  // gpt2-small's experts are GELU MLPs like its own (fc1 and fc2 with biases): 12 layers x 8
+  // x (2 x 768 x 3072 + 3072 + 768) fp32 weights (autocast); with ep 8 a rank keeps 1 of 8.
+  const double experts = 12 * 8 * (2 * 768 * 3072 + 3072 + 768) * 4.0;
+  CHECK(weights(one) - weights(ep8) == Approx(experts * 7 / 8).epsilon(1e-9));
+}
