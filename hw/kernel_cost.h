@@ -1,6 +1,6 @@
 // The analytic cost of one operator on a kernel-by-kernel device (GPU, Gaudi, Ascend):
 // engine time at full rate, bytes moved and where from, and the per-kernel overhead.
-// The executor turns these into a duration, sharing memory bandwidth between concurrent ops.
+// The device model turns these into a duration, sharing memory bandwidth between concurrent ops.
 #pragma once
 #include <string>
 

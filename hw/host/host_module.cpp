@@ -77,7 +77,7 @@ void HostModule::step() {
     device_.launch(id);
   }
   if (waiting_ >= 0) return;
-  if (next_ >= source_.size()) return;  // a dynamic source calls more() when it has produced ops
+  if (next_ >= source_.size()) return;  // a dynamic source wakes the host (subscribe) when it adds ops
   // A launch into a full queue blocks until the device finishes an op.
   // A replayed graph is submitted whole, so only eager launches see the queue limit.
   const OpKind next_kind = source_.op(next_).kind;

@@ -1,4 +1,4 @@
-// What the executor records for every operator: when the host issued it, when the device ran
+// What the simulation records for every operator: when the host issued it, when the device ran
 // it, and which resource bound it. Reports, traces and the bottleneck analysis read these.
 #pragma once
 #include <string>

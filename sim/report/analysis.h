@@ -1,4 +1,4 @@
-// Turns the executor's op records into the numbers users read: step time, throughput, MFU,
+// Turns the simulation's op records into the numbers users read: step time, throughput, MFU,
 // per-resource busy fraction and share of the critical path.
 #pragma once
 #include <map>

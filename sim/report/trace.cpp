@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace orrery {
 
 namespace {
@@ -18,9 +20,13 @@ void rank_events(Events& events, const RankResult& r, int pid, const std::string
   std::vector<std::string> tracks = {r.resources.host};
   for (const auto& e : r.resources.engines) tracks.push_back("engine " + e);
   for (const auto& m : r.resources.memory) tracks.push_back("memory " + m);
+  // Network ops run on the "network" / "pipeline wait" resources of a parallel run; a graph
+  // with network ops but no such resources gets one "network" track.
+  const auto& engines = r.resources.engines;
+  const bool has_network = std::find(engines.begin(), engines.end(), "network") != engines.end();
   bool network = false;
   for (size_t i = 0; i < r.records.size(); ++i) network = network || g.op(i).kind == OpKind::Comm;
-  if (network) tracks.push_back("network");
+  if (network && !has_network) tracks.push_back("network");
   const int network_tid = static_cast<int>(tracks.size());
   name_process(events, pid, process);
   for (size_t t = 0; t < tracks.size(); ++t) {
@@ -47,7 +53,7 @@ void rank_events(Events& events, const RankResult& r, int pid, const std::string
                       {"args", {{"kernels", op.kernels}, {"modules", op.modules}}}});
     if (op.kind == OpKind::Host) continue;
     events.push_back({{"ph", "X"}, {"pid", pid},
-                      {"tid", op.kind == OpKind::Comm ? network_tid : engine_tid(rec.engine)},
+                      {"tid", op.kind == OpKind::Comm && !has_network ? network_tid : engine_tid(rec.engine)},
                       {"name", op.name}, {"ts", rec.start * 1e6},
                       {"dur", (rec.end - rec.start) * 1e6}, {"args", args}});
     if (rec.level >= 0 && op.bytes > 0) {
