@@ -223,3 +223,27 @@ TEST_CASE("mla_decode_attention_cost_is_bound_by_the_latent_cache", "[mla]") {
   CHECK(&d.memory[static_cast<size_t>(c.level)] == &d.backing_memory());
   CHECK(c.bandwidth_cap >= d.backing_memory().sustained());
 }
+
+TEST_CASE("mla_without_query_compression_projects_queries_directly", "[mla]") {
+  // DeepSeek-V2-Lite's attention (q_lora_rank 0): d = 2048, 16 heads. MLA weights by hand:
+  //   q 2048*16*192 = 6,291,456   kv_a 2048*576 = 1,179,648   kv_norm 512
+  //   kv_b 512*16*256 = 2,097,152   o 16*128*2048 = 4,194,304   total 13,763,072
+  const WorkloadSpec w = workload(
+      "model: {name: v2-lite-attn, layers: 2, hidden: 2048, heads: 16, ffn: 10944, vocab: 1000, "
+      "norm: rmsnorm, mlp: swiglu, bias: false, learned_positions: false, "
+      "mla: {q_lora_rank: 0, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128}}\n"
+      "phase: prefill\nbatch: 2\nseq_len: 512\n");
+  const double mla = 13'763'072;
+  CHECK(w.model.layer_params(0) - 3.0 * 2048 * 10944 - 2 * 2048 == mla);
+  double grads = 0;
+  for (double t : mla_attention_gradients(w.model)) grads += t;
+  CHECK(grads == mla);
+  const Steps prog = mla_block(w, 2, 512);
+  CHECK(weights_touched(prog, 1024) == mla);
+  const auto ops = forward_ops(prog);
+  CHECK(ops.count("h0.attn.q_a") == 0);
+  CHECK(ops.at("h0.attn.q").gemm.k == 2048);
+  CHECK(ops.at("h0.attn.q").gemm.n == 16 * 192);
+  CHECK(ops.at("h0.attn.sdpa").attn.batch == 2);
+  CHECK(ops.at("h0.attn.sdpa").attn.q_len == 512);
+}
