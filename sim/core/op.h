@@ -59,7 +59,7 @@ struct AttentionShape {
   [[nodiscard]] double flops() const;
   /// Elements read and written in device memory, each tensor once:
   ///   forward  Q + O + K + V = B*Hq*Sq*(dqk + dv) + B*Hkv*Skv*(dqk + dv)  (V = 0 when v_in_k)
-  ///   backward twice that (plus dQ, dO, dK, dV).
+  ///   backward twice that (Q, O, dO, dQ, K, V, dK, dV).
   [[nodiscard]] double elements() const;
 };
 

@@ -247,3 +247,19 @@ TEST_CASE("mla_without_query_compression_projects_queries_directly", "[mla]") {
   CHECK(ops.at("h0.attn.sdpa").attn.batch == 2);
   CHECK(ops.at("h0.attn.sdpa").attn.q_len == 512);
 }
+
+TEST_CASE("transformer_layer_dispatches_to_mla_when_the_model_has_it", "[mla]") {
+  const WorkloadSpec w = workload(kDecode);
+  const BlockContext c(w, 0);
+  const auto ops = forward_ops(transformer_layer(c, 0, c.dims(48, 1), {false, true, 4096}));
+  CHECK(ops.count("h0.attn.kv_a") == 1);
+  CHECK(ops.count("h0.attn.w_uk") == 1);
+  CHECK(ops.count("h0.attn.qkv") == 0);
+  CHECK(ops.at("h0.attn.sdpa").attn.head_dim == 576);
+  // GPT-2 keeps its attention block.
+  const WorkloadSpec g = workload("{model: gpt2, phase: decode, seq_len: 100, decode_tokens: 1}");
+  const BlockContext cg(g, 0);
+  const auto gops = forward_ops(transformer_layer(cg, 0, cg.dims(1, 1), {false, true, 101}));
+  CHECK(gops.count("h0.attn.qkv") == 1);
+  CHECK(gops.count("h0.attn.kv_a") == 0);
+}
