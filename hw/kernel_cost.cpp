@@ -29,12 +29,15 @@ int serving_level(const DeviceSpec& dev, double footprint, bool cold) {
 }
 
 /// Fused (flash) attention.
-///   matmul FLOPs  F = 4 * scores * D            (QK^T and PV), x2.5 for backward (5 matmuls)
+///   matmul FLOPs  F = 2 * scores * (dqk + dv)   (QK^T and PV; = 4 * scores * D for dqk = dv),
+///                     2 * scores * (3*dqk + 2*dv) for backward (5 matmuls; x2.5 for dqk = dv)
+///                     (AttentionShape::flops)
 ///   t_matrix      = F / (peak_dtype * attention_efficiency)
 ///   t_softmax     = scores * attention_score_cost / vector_peak_fp32   (x2.5 for backward:
 ///                   it recomputes P and forms dS = P * (dP - rowsum(dO * O)))
 ///   compute       = max(t_matrix, t_softmax)    (FlashAttention overlaps the two)
-///   bytes         = (Q + K + V + O) once, (x2 + dQ/dK/dV for backward)
+///   bytes         = (Q + K + V + O) once, (x2 + dQ/dK/dV for backward), K and V per kv
+///                   head: B*Hq*Sq*(dqk + dv) + B*Hkv*Skv*(dqk + dv) (op.bytes, make_attention)
 /// Source: Dao et al., FlashAttention-2 (2023), sections 3.1-3.2, for the FLOP count and the
 /// observation that non-matmul FLOPs limit throughput at small head dimension.
 KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
@@ -43,7 +46,7 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   const VectorEngineSpec& v = dev.vector_engine();
   const double scores = a.scores();
   const double pass = a.backward ? 2.5 : 1.0;
-  const double flops = 4.0 * scores * a.head_dim * pass;
+  const double flops = a.flops();
   auto peak = m.peak.find(op.dtype);
   if (peak == m.peak.end()) peak = m.peak.find(Dtype::fp32);
   if (peak == m.peak.end()) throw std::logic_error("matrix engine has no peak for attention dtype");

@@ -132,11 +132,23 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
   const double tokens = w.phase == Phase::decode ? m.S + double(w.decode_tokens) : m.S;
   if (!m.block) {
     const double layers = m.stage_layers_count();
-    const double kv = 2 * layers * m.B * tokens * m.d * m.ab / m.tp;
-    plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x d{} x {} B", layers, m.B, tokens,
-                                                      w.parallel.tp > 1 ? fmt::format("/{}", w.parallel.tp) : "", m.ab)});
-    if (w.phase == Phase::decode && w.framework == Framework::eager)
-      plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * m.d * m.ab / m.tp, "torch.cat of one layer's K and V"});
+    const MlaSpec& mla = w.model.mla;
+    if (mla.enabled()) {
+      // MLA: the latent c_kv and the shared RoPE key per token per layer, replicated on every
+      // tp rank (all heads read it): layers * B * tokens * (kv_lora_rank + qk_rope_head_dim) * ab.
+      const double width = double(mla.kv_lora_rank + mla.qk_rope_head_dim);
+      plan.items.push_back({"kv_cache", layers * m.B * tokens * width * m.ab,
+                            fmt::format("{} layers x {} x {} tokens x (kv_lora_rank {} + qk_rope_head_dim {}) x {} B",
+                                        layers, m.B, tokens, mla.kv_lora_rank, mla.qk_rope_head_dim, m.ab)});
+      if (w.phase == Phase::decode && w.framework == Framework::eager)
+        plan.items.push_back({"kv_concat_copy", m.B * tokens * width * m.ab, "torch.cat of one layer's latent cache"});
+    } else {
+      const double kv = 2 * layers * m.B * tokens * m.d * m.ab / m.tp;
+      plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x d{} x {} B", layers, m.B, tokens,
+                                                        w.parallel.tp > 1 ? fmt::format("/{}", w.parallel.tp) : "", m.ab)});
+      if (w.phase == Phase::decode && w.framework == Framework::eager)
+        plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * m.d * m.ab / m.tp, "torch.cat of one layer's K and V"});
+    }
   }
   const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
   plan.items.push_back({"workspace", step_tokens * (3 * m.d + m.f) * m.ab + step_tokens * m.d * m.rb * 2 +

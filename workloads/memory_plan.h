@@ -25,6 +25,7 @@ struct MemoryPlan {
 ///   attention removing the s^2 terms)
 ///   logits (train) = T*V*(ab + 12): bf16 logits, fp32 copy, log-softmax and its gradient
 ///   KV cache = 2 * layers * batch * tokens * d * ab
+///   (MLA: layers * batch * tokens * (kv_lora_rank + qk_rope_head_dim) * ab, the latent cache)
 /// With w.parallel: the plan of one rank of pipeline stage `stage`.
 [[nodiscard]] MemoryPlan plan_memory(const WorkloadSpec& w, int stage = 0);
 

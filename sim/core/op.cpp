@@ -43,4 +43,19 @@ double AttentionShape::scores() const {
   return (causal && q_len == kv_len) ? full * 0.5 : full;
 }
 
+double AttentionShape::flops() const {
+  // Written as 4 * scores * d_eff * pass so that d_qk == d_v gives exactly the historical
+  // 4 * scores * head_dim (* 2.5): d_eff = (dqk + dv) / 2 forward, (3*dqk + 2*dv) / 5 backward.
+  const double dv = v_dim();
+  const double d_eff = backward ? (3 * head_dim + 2 * dv) / 5 : (head_dim + dv) / 2;
+  return 4.0 * scores() * d_eff * (backward ? 2.5 : 1.0);
+}
+
+double AttentionShape::elements() const {
+  const double dv = v_dim();
+  const double q_side = batch * heads * q_len * (head_dim + dv);                              // Q, O
+  const double kv_side = batch * kv_head_count() * kv_len * (head_dim + (v_in_k ? 0 : dv));  // K, V
+  return backward ? 2 * (q_side + kv_side) : q_side + kv_side;
+}
+
 }  // namespace orrery

@@ -38,12 +38,30 @@ struct GemmShape {
   [[nodiscard]] bool aligned(int alignment) const;
 };
 
+/// Fused attention of `heads` query heads. head_dim is the query/key dim d_qk; the defaults of
+/// the last three fields (0, 0, false) give multi-head attention with d_v = d_qk.
 struct AttentionShape {
   double batch = 1, heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
   bool causal = true;
   bool backward = false;
+  double kv_heads = 0;     // key/value heads, each shared by heads/kv_heads query heads (0: heads)
+  double v_head_dim = 0;   // value and output dim per head (0: head_dim; MLA prefill 128 vs 192)
+  bool v_in_k = false;     // V is the first v_head_dim columns of K, read once (MLA absorbed
+                           // decode: K = the 576-dim latent cache, V = its 512-dim c_kv part)
   /// Scores the kernel computes: B*H*Sq*Skv, halved (for Sq == Skv) when causal.
   [[nodiscard]] double scores() const;
+  [[nodiscard]] double kv_head_count() const { return kv_heads > 0 ? kv_heads : heads; }
+  [[nodiscard]] double v_dim() const { return v_head_dim > 0 ? v_head_dim : head_dim; }
+  /// Matrix FLOPs (dqk = head_dim, dv = v_dim()):
+  ///   forward  2 * scores * (dqk + dv)            (S = Q K^T, O = P V)
+  ///   backward 2 * scores * (3*dqk + 2*dv)        (S = Q K^T recomputed, dP = dO V^T,
+  ///                                                dV = P^T dO, dQ = dS K, dK = dS^T Q)
+  /// With dv = dqk: 4 * scores * dqk, x2.5 for backward (FlashAttention-2, Dao 2023, sec. 3).
+  [[nodiscard]] double flops() const;
+  /// Elements read and written in device memory, each tensor once:
+  ///   forward  Q + O + K + V = B*Hq*Sq*(dqk + dv) + B*Hkv*Skv*(dqk + dv)  (V = 0 when v_in_k)
+  ///   backward twice that (Q, O, dO, dQ, K, V, dK, dV).
+  [[nodiscard]] double elements() const;
 };
 
 /// A transfer among ranks. Collectives use nccl-tests' size convention (all_reduce: the

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "workloads/blocks/mla_attention.h"
 #include "workloads/blocks/mlp.h"
 #include "workloads/blocks/moe.h"
 #include "workloads/blocks/ops.h"
@@ -32,7 +33,8 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   // Hugging Face also calls the block, attention-output-dropout, MLP and MLP-dropout modules
   // (dropout modules are called even when they are identities in eval mode).
   const size_t block_start = prog.size() - 1;
-  attention_block(c, prog, p, x, call);
+  if (c.m.mla.enabled()) mla_attention_block(c, prog, p, x, call);
+  else attention_block(c, prog, p, x, call);
   if (drop) prog.push_back(dropout(c, p + ".attn.dropout", Tn * d));
   if (!c.m.parallel_residual) prog.push_back(residual_add(c, p + ".add_1", Tn, d, 1));
   prog.push_back(layernorm(c, p + ".ln_2", Tn, d));
@@ -46,7 +48,7 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
 
 std::vector<double> layer_gradients(const ModelSpec& m) {
   std::vector<double> t = feed_forward_gradients(m);
-  for (double a : attention_gradients(m)) t.push_back(a);
+  for (double a : m.mla.enabled() ? mla_attention_gradients(m) : attention_gradients(m)) t.push_back(a);
   t.push_back(4 * static_cast<double>(m.hidden));  // ln_1 and ln_2: gamma and beta
   return t;
 }

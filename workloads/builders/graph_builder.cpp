@@ -38,9 +38,8 @@ Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt) {
   op.kind = OpKind::Attention;
   op.dtype = dt;
   op.attn = a;
-  const double per = a.batch * a.heads * a.head_dim * dtype_bytes(dt);
-  op.bytes = per * (a.backward ? 4 * a.q_len + 4 * a.kv_len : 2 * a.q_len + 2 * a.kv_len);
-  op.flops = 4.0 * a.scores() * a.head_dim * (a.backward ? 2.5 : 1.0);
+  op.bytes = a.elements() * dtype_bytes(dt);
+  op.flops = a.flops();
   // One thread block per (batch, head, 128-query tile): decode has few, which limits bandwidth.
   op.blocks = a.batch * a.heads * std::ceil(a.q_len / 128.0);
   op.kernels = a.backward ? 3 : 1;  // FlashAttention-2 backward: preprocess, main, convert dQ

@@ -16,9 +16,11 @@ namespace orrery {
 [[nodiscard]] Op make_vector(const std::string& name, const std::string& category, double elems,
                              double bytes_per_elem, double flops_per_elem, Dtype dt,
                              int kernels = 1);
-/// Fused (flash) attention, forward or backward.
-///   bytes forward  = B*H*hd*(2*Sq + 2*Skv) * dtype (Q, O, K, V)
-///   bytes backward = B*H*hd*(4*Sq + 4*Skv) * dtype (Q, O, dO, dQ, K, V, dK, dV)
+/// Fused (flash) attention, forward or backward (AttentionShape::elements and ::flops).
+///   bytes forward  = (B*Hq*Sq*(dqk + dv) + B*Hkv*Skv*(dqk + dv)) * dtype (Q, O, K, V; V not
+///                    again when it is part of K, as MLA's latent cache)
+///   bytes backward = twice that (Q, O, dO, dQ, K, V, dK, dV)
+///   multi-head attention (Hkv = Hq, dv = dqk = hd): B*H*hd*(2*Sq + 2*Skv), x2 backward
 [[nodiscard]] Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt);
 /// Host-only work.
 [[nodiscard]] Op make_host(const std::string& name, HostWork what, int units = 1);
