@@ -39,6 +39,9 @@ struct GemmShape {
 
 struct AttentionShape {
   double batch = 1, heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
+  /// Key/value heads (grouped-query attention: each serves heads/kv_heads query heads and the
+  /// kernel reads its K and V once for the group); 0: heads (multi-head attention).
+  double kv_heads = 0;
   bool causal = true;
   bool backward = false;
   /// Scores the kernel computes: B*H*Sq*Skv, halved (for Sq == Skv) when causal.

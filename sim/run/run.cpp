@@ -160,26 +160,26 @@ void check_dtypes(const LoadedRun& run) {
   }
 }
 
-/// The graph builders implement GPT-2 / GPT-NeoX layers; other architectures are described
-/// (parameters, memory) but not yet built, and say so instead of simulating the wrong layer.
+/// The graph builders implement GPT-2 / GPT-NeoX layers and the dense Llama family (RMSNorm,
+/// SwiGLU, grouped-query attention, bias-free or QKV-only-bias linears); other architectures
+/// are described (parameters, memory) but not yet built, and say so instead of simulating the
+/// wrong layer.
 void check_buildable(const LoadedRun& run) {
   const ModelSpec& m = run.workload.model;
   const Phase ph = run.workload.phase;
-  if (ph == Phase::microbench || ph == Phase::collective || m.is_gpt_style()) return;
+  if (ph == Phase::microbench || ph == Phase::collective) return;
   std::string what;
   const auto add = [&what](bool on, const char* name) {
     if (on) what += (what.empty() ? "" : ", ") + std::string(name);
   };
-  add(m.norm == Norm::rmsnorm, "RMSNorm");
-  add(m.mlp == Mlp::swiglu, "SwiGLU");
-  add(m.kv_heads != m.heads, "grouped-query attention");
   add(m.mla.enabled(), "multi-head latent attention");
   add(m.moe.enabled(), "mixture of experts");
-  add(!m.bias || !m.qkv_bias || m.explicit_head_dim > 0, "bias-free or explicit-head-dim linears");
   add(m.mtp_modules > 0, "multi-token prediction");
+  if (what.empty()) return;
   throw ConfigError(fmt::format(
       "workload.model: '{}' uses {}, which the operator-graph builders do not implement yet "
-      "(GPT-2 and GPT-NeoX layers only); its parameter counts are known (orrery list presets)",
+      "(GPT-2, GPT-NeoX and dense Llama-family layers only); its parameter counts are known "
+      "(orrery list presets)",
       m.name, what));
 }
 

@@ -38,8 +38,15 @@ Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt) {
   op.kind = OpKind::Attention;
   op.dtype = dt;
   op.attn = a;
-  const double per = a.batch * a.heads * a.head_dim * dtype_bytes(dt);
-  op.bytes = per * (a.backward ? 4 * a.q_len + 4 * a.kv_len : 2 * a.q_len + 2 * a.kv_len);
+  if (a.kv_heads <= 0 || a.kv_heads == a.heads) {
+    const double per = a.batch * a.heads * a.head_dim * dtype_bytes(dt);
+    op.bytes = per * (a.backward ? 4 * a.q_len + 4 * a.kv_len : 2 * a.q_len + 2 * a.kv_len);
+  } else {
+    // Grouped-query: Q, O (dO, dQ) per query head; K, V (dK, dV) per key/value head.
+    const double per = a.batch * a.head_dim * dtype_bytes(dt);
+    op.bytes = per * (a.backward ? 4 * a.q_len * a.heads + 4 * a.kv_len * a.kv_heads
+                                 : 2 * a.q_len * a.heads + 2 * a.kv_len * a.kv_heads);
+  }
   op.flops = 4.0 * a.scores() * a.head_dim * (a.backward ? 2.5 : 1.0);
   // One thread block per (batch, head, 128-query tile): decode has few, which limits bandwidth.
   op.blocks = a.batch * a.heads * std::ceil(a.q_len / 128.0);

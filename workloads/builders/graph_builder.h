@@ -19,6 +19,8 @@ namespace orrery {
 /// Fused (flash) attention, forward or backward.
 ///   bytes forward  = B*H*hd*(2*Sq + 2*Skv) * dtype (Q, O, K, V)
 ///   bytes backward = B*H*hd*(4*Sq + 4*Skv) * dtype (Q, O, dO, dQ, K, V, dK, dV)
+/// With grouped-query attention (a.kv_heads = Hkv < H) K and V have Hkv heads:
+///   bytes forward  = B*hd*(2*H*Sq + 2*Hkv*Skv) * dtype, backward B*hd*(4*H*Sq + 4*Hkv*Skv) * dtype
 [[nodiscard]] Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt);
 /// Host-only work.
 [[nodiscard]] Op make_host(const std::string& name, HostWork what, int units = 1);
