@@ -201,3 +201,27 @@ TEST_CASE("ddp_gradient_tensors_add_up_to_the_parameter_counts", "[graph][llama]
   }
   CHECK(checked >= 16);  // 5 GPT-2, 4 GenSLM, 7 dense Llama-family presets
 }
+
+TEST_CASE("custom_mixes_of_norm_mlp_heads_and_biases_stay_consistent", "[graph][llama]") {
+  // RMSNorm with a bias-free GELU MLP, an explicit head_dim (64, not hidden/heads = 32) and
+  // QKV-only biases: gradient tensors still add up, and the layer's forward GEMM FLOPs are two
+  // per matmul weight per token.
+  const WorkloadSpec w = workload(
+      "{model: {name: mix, layers: 2, hidden: 256, heads: 8, kv_heads: 2, head_dim: 64, ffn: 512, "
+      "vocab: 1000, norm: rmsnorm, mlp: gelu, activation: gelu, bias: false, qkv_bias: true, "
+      "tied_embeddings: false, learned_positions: false, rotary_fraction: 1}, phase: prefill, "
+      "batch: 1, seq_len: 64, weights: bf16}");
+  const std::vector<double> t = transformer::layer_gradients(w.model);
+  CHECK(std::accumulate(t.begin(), t.end(), 0.0) == Approx(w.model.layer_params(0)));
+  const double d = 256, q = 8 * 64, kv = 2 * 64, f = 512;
+  double flops = 0;
+  int gemms = 0;
+  const OpGraph g = build_graph(w);
+  for (const Op& o : layer0_forward(g)) {
+    if (o.kind != OpKind::Gemm) continue;
+    flops += o.flops;
+    ++gemms;
+  }
+  CHECK(gemms == 6);  // q, k, v, o, fc1, fc2
+  CHECK(flops / 64 == Approx(2 * (d * q + 2 * d * kv + q * d + 2 * d * f)));
+}

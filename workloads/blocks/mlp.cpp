@@ -35,9 +35,10 @@ void dense_mlp_block(const BlockContext& c, Steps& prog, const std::string& p, c
     swiglu_gate(c, prog, p + ".mlp", T * f);
     linear(c, prog, p + ".mlp.down_proj", T, f, d, b, false, call.first_forward);
   } else {
-    linear(c, prog, p + ".mlp.fc1", T, d, f, true, true, call.first_forward);
+    // GPT-2 / NeoX always have biases (bias: true); a custom bias-free GELU MLP has none.
+    linear(c, prog, p + ".mlp.fc1", T, d, f, c.m.bias, true, call.first_forward);
     activation(c, prog, p + ".mlp.act", T * f);
-    linear(c, prog, p + ".mlp.fc2", T, f, d, true, false, call.first_forward);
+    linear(c, prog, p + ".mlp.fc2", T, f, d, c.m.bias, false, call.first_forward);
   }
   c.tp.leave(prog, p + ".mlp", T, d, c.ab);
 }
@@ -49,7 +50,8 @@ std::vector<double> dense_mlp_gradients(const ModelSpec& m) {
     const double b = m.bias ? 1 : 0;
     return {f * d + b * d, d * f + b * f, d * f + b * f};
   }
-  return {f * d + d, d * f + f};
+  const double b = m.bias ? 1 : 0;
+  return {f * d + b * d, d * f + b * f};
 }
 
 }  // namespace orrery::transformer
