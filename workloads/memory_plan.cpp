@@ -13,9 +13,23 @@ namespace orrery {
 
 namespace {
 
-double matmul_weights(const ModelSpec& m) {
+/// K (or V) width per token: kv_heads * head_dim (d for multi-head attention).
+double kv_width(const ModelSpec& m) {
+  if (m.is_gpt_style()) return double(m.hidden);
+  return double(m.kv_heads > 0 ? m.kv_heads : m.heads) * m.head_dim();
+}
+
+/// Matmul weights of one layer. GPT-2 / NeoX: qkv 3d^2, proj d^2, fc1 and fc2 2df. Llama
+/// family: q and o 2*d*h*hd, k and v 2*d*kvh*hd, SwiGLU gate, up and down 3df.
+double layer_matmul_weights(const ModelSpec& m) {
   const double d = double(m.hidden), f = double(m.ffn);
-  return double(m.layers) * (4 * d * d + 2 * d * f) + double(m.vocab) * d;
+  if (m.is_gpt_style()) return 4 * d * d + 2 * d * f;
+  const double q = double(m.heads) * m.head_dim();
+  return 2 * d * q + 2 * d * kv_width(m) + (m.mlp == Mlp::swiglu ? 3 : 2) * d * f;
+}
+
+double matmul_weights(const ModelSpec& m) {
+  return double(m.layers) * layer_matmul_weights(m) + double(m.vocab) * m.hidden;
 }
 
 MemoryPlan microbench_plan(const WorkloadSpec& w) {
@@ -76,7 +90,7 @@ struct StageMemory {
   }
   [[nodiscard]] double matmul_params() const {
     const double stage_frac = stage_layers_count() / double(w.model.layers);
-    return (block ? (4 * d * d + 2 * d * f)
+    return (block ? layer_matmul_weights(w.model)
                   : (matmul_weights(w.model) - V * d) * stage_frac + ((first || last) ? V * d : 0.0)) / tp;
   }
 };
@@ -99,6 +113,28 @@ void add_weights_and_optimizer(const StageMemory& m, MemoryPlan& plan) {
     plan.items.push_back({"optimizer_state", params * 4 / shard, "SGD momentum, fp32" + z});
 }
 
+/// Bytes one Llama-family layer saves for backward (HF eager, autocast or bf16 weights):
+///   RMSNorm (x2): its input x (pow, mul), the normalised h (weight * h), rb B each, and with a
+///     bf16 residual the fp32 upcast of x (4 B); replicated over tp unless sequence parallel.
+///   Linear inputs: autocast casts the norm output again for each of q/k/v (3 bf16 copies) and
+///     gate/up (2); with bf16 weights one tensor each (replicated over tp unless sp).
+///   Attention (split over tp): q and k after RoPE, v (h*hd + 2*kvh*hd), the SDPA output
+///     (h*hd) and its merged-heads copy, the o_proj input (h*hd).
+///   SwiGLU (split over tp): gate output (silu input), up output, silu output, their product
+///     (down_proj input): 4 f.
+///   Dropout masks: 1 B per element, twice, only when the model trains with dropout.
+double llama_layer_activations(const StageMemory& m) {
+  const ModelSpec& md = m.w.model;
+  const double sp = m.w.parallel.sp ? m.tp : 1.0;
+  const double norm = 2 * m.rb + (m.rb != 4 ? 4 : 0);
+  const double casts = m.n.autocast ? 5 : 2;
+  const double masks = m.w.dropout && md.dropout > 0 ? 2 : 0;
+  const double q = double(md.heads) * md.head_dim(), kv = kv_width(md);
+  const double swiglu = md.mlp == Mlp::swiglu ? 4 : 2;
+  return m.T * m.d * (2 * norm + casts * m.ab + masks) / sp +
+         m.T * m.ab * (3 * q + 2 * kv + swiglu * m.f) / m.tp;
+}
+
 void add_training_tensors(const StageMemory& m, MemoryPlan& plan) {
   const ParallelSpec& par = m.w.parallel;
   // HF gelu_new saves tanh(.), 0.5*x and 1+tanh(.) besides its input and output.
@@ -106,7 +142,9 @@ void add_training_tensors(const StageMemory& m, MemoryPlan& plan) {
   // Tensor parallel (Korthikanti et al. Table 2): norm inputs and dropout masks are replicated
   // (split too with sequence parallelism); the rest of the layer's tensors are split over tp.
   const double replicated = (2 * m.rb + 2) / (par.sp ? m.tp : 1.0);
-  const double per_layer = m.T * m.d * (replicated + 6 * m.ab / m.tp) + m.T * m.f * m.ab * gelu_saved / m.tp;
+  const double per_layer = m.w.model.is_gpt_style()
+                               ? m.T * m.d * (replicated + 6 * m.ab / m.tp) + m.T * m.f * m.ab * gelu_saved / m.tp
+                               : llama_layer_activations(m);
   const double layers = m.block ? 1 : m.stage_layers_count();
   const double in_flight = std::min<double>(par.pp - m.stage, m.mb);
   const double acts = in_flight * (layers * per_layer + (m.block || !m.first ? 0 : m.T * m.d * (3 * m.rb + m.ab)));
@@ -143,15 +181,26 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
       if (w.phase == Phase::decode && w.framework == Framework::eager)
         plan.items.push_back({"kv_concat_copy", m.B * tokens * width * m.ab, "torch.cat of one layer's latent cache"});
     } else {
-      const double kv = 2 * layers * m.B * tokens * m.d * m.ab / m.tp;
-      plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x d{} x {} B", layers, m.B, tokens,
+      // K and V per token per layer: d each (MHA) or kv_heads x head_dim (grouped-query).
+      const bool gqa = !w.model.is_gpt_style();
+      const double kvw = kv_width(w.model);
+      const double kv = 2 * layers * m.B * tokens * kvw * m.ab / m.tp;
+      plan.items.push_back({"kv_cache", kv, fmt::format("2 x {} layers x {} x {} tokens x {}{} x {} B", layers, m.B, tokens,
+                                                        gqa ? fmt::format("kv_heads*head_dim {}", kvw) : "d",
                                                         w.parallel.tp > 1 ? fmt::format("/{}", w.parallel.tp) : "", m.ab)});
       if (w.phase == Phase::decode && w.framework == Framework::eager)
-        plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * m.d * m.ab / m.tp, "torch.cat of one layer's K and V"});
+        plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * kvw * m.ab / m.tp, "torch.cat of one layer's K and V"});
     }
   }
   const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
-  plan.items.push_back({"workspace", step_tokens * (3 * m.d + m.f) * m.ab + step_tokens * m.d * m.rb * 2 +
+  // Largest transients: the q/k/v outputs (3d; Llama: h*hd + 2 kv width) and the MLP's inner
+  // tensors (f; SwiGLU: gate, up and silu output alive together, 3f), two residual-dtype rows.
+  const ModelSpec& md = w.model;
+  const double transient = md.is_gpt_style()
+                               ? 3 * m.d + m.f
+                               : double(md.heads) * md.head_dim() + 2 * kv_width(md) +
+                                     (md.mlp == Mlp::swiglu ? 3 : 1) * m.f;
+  plan.items.push_back({"workspace", step_tokens * transient * m.ab + step_tokens * m.d * m.rb * 2 +
                                          (m.block ? 0 : m.B * m.V * (m.ab + 4)),
                         "largest transient activations of one layer, and the last logits"});
 }

@@ -66,10 +66,11 @@ struct ModelSpec {
   [[nodiscard]] double head_dim() const {
     return explicit_head_dim > 0 ? double(explicit_head_dim) : double(hidden) / double(heads);
   }
-  /// True for the GPT-2 / NeoX layer the graph builders implement today.
+  /// True for GPT-2 / NeoX attention and norms (fused QKV with biases, LayerNorm, GELU MLP);
+  /// experts and MTP modules may come on top.
   [[nodiscard]] bool is_gpt_style() const {
     return norm == Norm::layernorm && mlp == Mlp::gelu && kv_heads == heads && !mla.enabled() &&
-           !moe.enabled() && explicit_head_dim == 0 && bias && qkv_bias && mtp_modules == 0;
+           explicit_head_dim == 0 && bias && qkv_bias;
   }
   [[nodiscard]] bool is_moe_layer(long layer) const { return moe.enabled() && layer >= moe.dense_layers; }
 

@@ -98,6 +98,10 @@ void check_parallel(const WorkloadSpec& w, const Section& s) {
   const ModelSpec& m = w.model;
   if (m.heads % p.tp != 0)
     s.fail("tp", fmt::format("tp = {} does not divide the model's {} attention heads", p.tp, m.heads));
+  if (m.kv_heads > 0 && m.kv_heads % p.tp != 0)
+    s.fail("tp", fmt::format("tp = {} does not divide the model's {} key/value heads (model.kv_heads); Megatron "
+                             "splits k_proj and v_proj by whole heads: choose a tp that divides kv_heads",
+                             p.tp, m.kv_heads));
   if (m.hidden % p.tp != 0)
     s.fail("tp", fmt::format("tp = {} does not divide the model's hidden size {} (Megatron splits it evenly)", p.tp, m.hidden));
   if (m.ffn % p.tp != 0)

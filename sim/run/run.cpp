@@ -160,29 +160,6 @@ void check_dtypes(const LoadedRun& run) {
   }
 }
 
-/// The graph builders implement GPT-2 / GPT-NeoX layers; other architectures are described
-/// (parameters, memory) but not yet built, and say so instead of simulating the wrong layer.
-void check_buildable(const LoadedRun& run) {
-  const ModelSpec& m = run.workload.model;
-  const Phase ph = run.workload.phase;
-  if (ph == Phase::microbench || ph == Phase::collective) return;
-  std::string what;
-  const auto add = [&what](bool on, const char* name) {
-    if (on) what += (what.empty() ? "" : ", ") + std::string(name);
-  };
-  add(m.norm == Norm::rmsnorm, "RMSNorm");
-  add(m.mlp == Mlp::swiglu, "SwiGLU");
-  add(m.kv_heads != m.heads, "grouped-query attention");
-  add(m.mla.enabled(), "multi-head latent attention");
-  add(!m.bias || !m.qkv_bias || m.explicit_head_dim > 0, "bias-free or explicit-head-dim linears");
-  add(m.mtp_modules > 0, "multi-token prediction");
-  if (what.empty()) return;  // GPT-2 / NeoX layers, with or without experts
-  throw ConfigError(fmt::format(
-      "workload.model: '{}' uses {}, which the operator-graph builders do not implement yet "
-      "(GPT-2 and GPT-NeoX layers only); its parameter counts are known (orrery list presets)",
-      m.name, what));
-}
-
 /// Peak memory of every pipeline stage; throws DoesNotFitError (exit 3) for one that does not fit.
 std::vector<MemoryPlan> plan_stages(const LoadedRun& run) {
   const int pp = run.workload.parallel.pp;
@@ -211,7 +188,6 @@ std::vector<RankPlan> simulated_ranks(const ParallelSpec& par, std::vector<Graph
 
 RunOutput execute_run(const LoadedRun& run, const RunOptions& options) {
   if (run.workload.phase == Phase::collective) return execute_collective(run, options);
-  check_buildable(run);
   check_dtypes(run);
   const std::vector<MemoryPlan> plans = plan_stages(run);
   // Wall time covers building the operator graphs and simulating them (not loading or reporting).

@@ -10,9 +10,11 @@
 namespace orrery::transformer {
 
 /// Sizes of one forward pass: B sequences of S tokens (T = B*S), hidden d, ffn f, h heads of
-/// hd, vocabulary V.
+/// hd, vocabulary V; kvh key/value heads (grouped-query attention), q width qw = h*hd and
+/// K or V width kvw = kvh*hd (both exactly d for GPT-2 / NeoX, whose head_dim is d/h).
 struct Dims {
   double B, S, T, d, f, h, hd, V;
+  double kvh, qw, kvw;
 };
 
 struct BlockContext {

@@ -1,5 +1,6 @@
 #include "workloads/blocks/embedding.h"
 
+#include "workloads/blocks/attention.h"
 #include "workloads/blocks/ops.h"
 #include "workloads/builders/graph_builder.h"
 
@@ -26,6 +27,16 @@ Steps embedding_block(const BlockContext& c, const Dims& x) {
     p.push_back({make_vector("embed.add", "add", T * d, 3 * rb, 1, dt), {}});
   }
   if (c.dropout()) p.push_back(dropout(c, "embed.dropout", T * d));
+  if (!fused_qkv(c.m) && c.m.rotary_fraction > 0) {
+    // HF LlamaRotaryEmbedding, once per forward for all layers (no gradient): freqs =
+    // inv_freq @ positions (fp32, autocast off), emb = cat(freqs, freqs), cos, sin, two muls
+    // by attention_scaling, and (bf16 residual) two casts: per element of T x hd
+    // 2 + 6 + 8 + 8 + 16 B (+ 2 (4 + rb) B for the casts), 7 kernels (+2).
+    const bool casts = c.rb != 4;
+    p.push_back({with_modules(make_vector("rotary_emb", "rotary", T * x.hd,
+                                          40 + (casts ? 2 * (4 + c.rb) : 0), 2, Dtype::fp32,
+                                          7 + (casts ? 2 : 0)), 1), {}});
+  }
   return p;
 }
 

@@ -13,7 +13,7 @@ namespace orrery::transformer {
 /// ln_f, lm_head (vocab-parallel), logits.float(), and the cross-entropy loss (`loss`) or the
 /// logits for sampling (generation: only the last token of each sequence).
 [[nodiscard]] Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward);
-/// Parameters of the head (DDP reduces them first): ln_f, and the LM head unless it is the
+/// Parameters of the head (DDP reduces them first): ln_f (LayerNorm 2d, RMSNorm d), and the LM head unless it is the
 /// embedding table of this same stage (tied).
 [[nodiscard]] double head_gradients(const BlockContext& c);
 

@@ -43,7 +43,7 @@ void cross_entropy(const BlockContext& c, Steps& p, const Dims& x, double rows, 
 
 Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward) {
   Steps p;
-  p.push_back(layernorm(c, "ln_f", c.tp.norm_tokens(x.T), x.d));
+  p.push_back(norm(c, "ln_f", c.tp.norm_tokens(x.T), x.d));
   // Training computes logits for every token; generation only for the last one per sequence.
   const double rows = loss ? x.T : x.B;
   // Tensor parallel: the LM head is split by vocabulary columns (V/tp logits per rank).
@@ -60,7 +60,8 @@ Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_for
 
 double head_gradients(const BlockContext& c) {
   const double d = double(c.m.hidden), V = double(c.m.vocab);
-  return 2 * d + ((!c.m.tied_embeddings || !c.stage.first()) ? V * d : 0.0);
+  const double ln_f = c.m.norm == Norm::rmsnorm ? d : 2 * d;  // RMSNorm: weight only
+  return ln_f + ((!c.m.tied_embeddings || !c.stage.first()) ? V * d : 0.0);
 }
 
 }  // namespace orrery::transformer

@@ -47,6 +47,40 @@ Step layernorm(const BlockContext& c, const std::string& name, double T, double 
   return s;
 }
 
+Step rmsnorm(const BlockContext& c, const std::string& name, double T, double d) {
+  // HF LlamaRMSNorm.forward, per element of x (residual dtype, rb bytes); statistics in fp32:
+  //   h = x.to(fp32)                        cast: rb + 4 B   (a kernel only when rb != 4)
+  //   v = h.pow(2).mean(-1, keepdim=True)   pow: 4 + 4 B, mean: 4 B read (+ 4 B per row)
+  //   h = h * torch.rsqrt(v + eps)          add, rsqrt: per row; mul: 4 + 4 B (+ 4 B per row)
+  //   out = weight * h.to(input_dtype)      cast: 4 + rb B (when rb != 4); mul: rb + rb B
+  // = 28 B per element in fp32 (24 B per row for mean/add/rsqrt/mul), 6 kernels; with a bf16
+  // residual (bf16 weights) 36 B and 8 kernels. FLOPs: pow, mean, mul, mul = 4 per element.
+  const double rb = c.rb, fp32 = 4;
+  const bool casts = rb != fp32;
+  const double fwd_bytes = (casts ? 2 * (rb + fp32) : 0) + 2 * fp32 + fp32 + 2 * fp32 + 2 * rb + 24 / d;
+  const int fwd_kernels = 6 + (casts ? 2 : 0);
+  Step s{with_modules(make_vector(name, "rmsnorm", T * d, fwd_bytes, 4, c.n.residual, fwd_kernels), 1), {}};
+  // Autograd, per element (gradient flowing back from `out`):
+  //   MulBackward (weight * h): dh = g * w; dw = (g * h).sum over tokens: 3 kernels, 6 rb B
+  //   ToCopyBackward (when rb != 4): rb + 4 B
+  //   MulBackward (h * r): g * r and (g * h).sum(-1): 3 kernels, 24 B (fp32)
+  //   RsqrtBackward, AddBackward: per row (2 kernels); MeanBackward: expand / d, writes 4 B
+  //   PowBackward: g * 2 * h.pow(1): 3 kernels, 28 B; the two gradients of h summed: 12 B
+  //   ToCopyBackward to the input dtype (when rb != 4): 4 + rb B
+  // = 13 kernels and 6 rb + 68 B per element (+ 2 casts, 2 (rb + 4) B, with a bf16 residual);
+  // nodes: two MulBackward, Rsqrt, Add, Mean, Pow, AccumulateGrad of the weight (+ ToCopy x2).
+  const double bwd_bytes = 6 * rb + 68 + (casts ? 2 * (rb + fp32) : 0);
+  const int bwd_kernels = 13 + (casts ? 2 : 0);
+  s.bwd.push_back(with_nodes(make_vector(name + ".bwd", "rmsnorm_bwd", T * d, bwd_bytes, 10,
+                                         c.n.residual, bwd_kernels),
+                             7 + (casts ? 2 : 0)));
+  return s;
+}
+
+Step norm(const BlockContext& c, const std::string& name, double T, double d) {
+  return c.m.norm == Norm::rmsnorm ? rmsnorm(c, name, T, d) : layernorm(c, name, T, d);
+}
+
 void activation(const BlockContext& c, Steps& p, const std::string& name, double elems) {
   const double ab = c.ab;
   if (c.m.activation == Activation::gelu_new) {

@@ -14,6 +14,10 @@ namespace orrery::transformer {
 void linear(const BlockContext& c, Steps& p, const std::string& name, double T, double in,
             double out, bool bias, bool cast_input, bool cast_weight);
 [[nodiscard]] Step layernorm(const BlockContext& c, const std::string& name, double T, double d);
+/// HF LlamaRMSNorm over T x d (weight only), as its eager kernels (see ops.cpp).
+[[nodiscard]] Step rmsnorm(const BlockContext& c, const std::string& name, double T, double d);
+/// The model's norm: layernorm (GPT-2, NeoX) or rmsnorm (Llama family).
+[[nodiscard]] Step norm(const BlockContext& c, const std::string& name, double T, double d);
 /// The model's GELU over `elems` elements.
 void activation(const BlockContext& c, Steps& p, const std::string& name, double elems);
 /// `kernels` residual adds of a T x d branch output into the residual stream.

@@ -29,7 +29,7 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   const double d = x.d, Tn = c.tp.norm_tokens(x.T);
   const bool drop = c.dropout();
   Steps prog;
-  prog.push_back(layernorm(c, p + ".ln_1", Tn, d));
+  prog.push_back(norm(c, p + ".ln_1", Tn, d));
   // Hugging Face also calls the block, attention-output-dropout, MLP and MLP-dropout modules
   // (dropout modules are called even when they are identities in eval mode).
   const size_t block_start = prog.size() - 1;
@@ -37,10 +37,12 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   else attention_block(c, prog, p, x, call);
   if (drop) prog.push_back(dropout(c, p + ".attn.dropout", Tn * d));
   if (!c.m.parallel_residual) prog.push_back(residual_add(c, p + ".add_1", Tn, d, 1));
-  prog.push_back(layernorm(c, p + ".ln_2", Tn, d));
+  prog.push_back(norm(c, p + ".ln_2", Tn, d));
   feed_forward(c, prog, p, x, call, l);
   if (drop) prog.push_back(dropout(c, p + ".mlp.dropout", Tn * d));
-  if (c.hf_model()) prog[block_start].fwd.modules += drop ? 2 : 4;
+  // Llama family: the decoder layer and the MLP module (no dropout modules; sdpa stands for
+  // self_attn, the silu op for act_fn).
+  if (c.hf_model()) prog[block_start].fwd.modules += fused_qkv(c.m) ? (drop ? 2 : 4) : 2;
   // GPT-2: second residual add. NeoX parallel residual: x + attn + mlp (two adds).
   prog.push_back(residual_add(c, p + ".add_2", Tn, d, c.m.parallel_residual ? 2 : 1));
   return prog;
@@ -49,7 +51,8 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
 std::vector<double> layer_gradients(const ModelSpec& m) {
   std::vector<double> t = feed_forward_gradients(m);
   for (double a : m.mla.enabled() ? mla_attention_gradients(m) : attention_gradients(m)) t.push_back(a);
-  t.push_back(4 * static_cast<double>(m.hidden));  // ln_1 and ln_2: gamma and beta
+  // ln_1 and ln_2: gamma and beta (LayerNorm) or the weight alone (RMSNorm).
+  t.push_back((m.norm == Norm::rmsnorm ? 2 : 4) * static_cast<double>(m.hidden));
   return t;
 }
 

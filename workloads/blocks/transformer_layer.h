@@ -1,5 +1,6 @@
 // One transformer layer composed from blocks: pre-norm attention and feed-forward branches
-// with their residual adds (GPT-2: sequential; GPT-NeoX: parallel residual).
+// with their residual adds (GPT-2, Llama family: sequential; GPT-NeoX: parallel residual).
+// The norms are LayerNorm or RMSNorm, the feed-forward GELU or SwiGLU, by the model.
 #pragma once
 #include <vector>
 

@@ -1,4 +1,4 @@
-// Operator graphs of transformer workloads (GPT-2 and GPT-NeoX/GenSLM blocks) for the phases
+// Operator graphs of transformer workloads (GPT-2, GPT-NeoX/GenSLM and dense Llama-family blocks) for the phases
 // train, prefill, decode and block, as an eager framework (PyTorch + Hugging Face) runs them.
 // The model's blocks are in workloads/blocks/, the parallel layouts (Megatron TP/SP, DDP
 // buckets, ZeRO-1, pipeline stages) in workloads/layouts/, the step schedules in
