@@ -241,6 +241,36 @@ void NetworkModule::start_path_flow(Path path, double bytes,
   wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
+const NetworkModule::Ports& NetworkModule::ports(EndpointId e) {
+  if (ports_.size() <= e.index()) ports_.resize(e.index() + 1);
+  PortLinks& p = ports_[e.index()];
+  if (!p.known) {
+    const int node = plane_.device_node(e);
+    for (size_t l = 0; l < plane_.links.size(); ++l) {
+      const Link& link = plane_.links[l];
+      if (link.from == node) p.out.push_back(LinkId{l}), p.capacity.out_bw += link.bandwidth * plane_.efficiency;
+      if (link.to == node) p.in.push_back(LinkId{l}), p.capacity.in_bw += link.bandwidth * plane_.efficiency;
+    }
+    p.known = true;
+  }
+  return p.capacity;
+}
+
+void NetworkModule::charge_ports(EndpointId e, double out_bytes, double in_bytes) {
+  const Ports cap = ports(e);
+  const PortLinks& p = ports_[e.index()];
+  // With folded rails only rail 0's links keep counts (link_bytes() copies them to the twins).
+  const auto charge = [&](const std::vector<LinkId>& links, double bytes, double total_bw) {
+    if (bytes <= 0 || total_bw <= 0) return;
+    for (LinkId l : links) {
+      if (!plane_.rail_twin.empty() && plane_.rail_twin[l.index()] != l) continue;
+      link_bytes_[l.index()] += bytes * plane_.links[l.index()].bandwidth * plane_.efficiency / total_bw;
+    }
+  };
+  charge(p.out, out_bytes, cap.out_bw);
+  charge(p.in, in_bytes, cap.in_bw);
+}
+
 std::vector<double> NetworkModule::link_bytes() const {
   std::vector<double> bytes = link_bytes_;
   for (int id : active_) {

@@ -68,7 +68,17 @@ class NetworkModule : public sc_core::sc_module {
   /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
   void start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
                          double latency_rounds = 1);
+  /// Capacity of an endpoint's own links, out of it and into it (bandwidth x efficiency).
+  struct Ports {
+    double out_bw = 0, in_bw = 0;
+  };
+  [[nodiscard]] const Ports& ports(EndpointId e);
+  /// Charges bytes that an aggregated transfer (CommHub) moved through an endpoint's own links,
+  /// split over them by bandwidth; the switch-to-switch links it crossed are not charged.
+  void charge_ports(EndpointId e, double out_bytes, double in_bytes);
   [[nodiscard]] long events() const { return events_; }
+  /// No flow is moving or waiting out its latency.
+  [[nodiscard]] bool idle() const { return active_.empty() && pending_.empty(); }
   /// Bytes each directed link carried so far, indexed by LinkId::index().
   [[nodiscard]] std::vector<double> link_bytes() const;
   [[nodiscard]] const Plane& plane() const { return plane_; }
@@ -105,6 +115,12 @@ class NetworkModule : public sc_core::sc_module {
   std::vector<int> active_;  // ids of active flows
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   std::vector<double> link_bytes_;  // of retired flows
+  struct PortLinks {
+    bool known = false;
+    Ports capacity;
+    std::vector<LinkId> out, in;
+  };
+  std::vector<PortLinks> ports_;     // per endpoint, found on first use
   MaxMinSolver solver_;
   std::vector<int> offset_buf_, hops_buf_;
   std::vector<double> rates_buf_;

@@ -76,6 +76,11 @@ class Plane {
   /// times (see NetworkModule).
   int rails = 1;
   std::vector<LinkId> rail_twin;
+  /// No link between switches is a bottleneck for traffic among the devices: every switch
+  /// carries to other switches at least what its devices can send (one switch; a fat tree whose
+  /// leaf uplinks match its devices' links). On such a plane an all-to-all-v whose senders
+  /// split their bytes alike is bound by the endpoints' ports alone (see CommHub).
+  bool device_non_blocking = false;
   // Point-to-point memory-semantic transfers (read/write workloads), see point_to_point_time().
   double read_efficiency = 1;
   double write_efficiency = 1;

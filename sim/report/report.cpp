@@ -54,6 +54,10 @@ nlohmann::json build_report(const StepOutcome& st, const RunOptions& options) {
     rep["planes"] = std::move(net.planes);
     rep["links"] = std::move(net.links);
     rep["sim"]["flows"] = sim.flows;
+    if (sim.aggregated > 0) {
+      rep["sim"]["aggregated_transfers"] = sim.aggregated;
+      rep["sim"]["aggregate_overlaps"] = sim.aggregate_overlaps;
+    }
     rep["sim"]["ranks_simulated"] = sim.ranks.size();
   }
   return rep;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include "sim/config/errors.h"
@@ -48,6 +49,73 @@ CommHub::CommHub(sc_core::sc_module_name name, const ParallelSpec& par,
   SC_METHOD(flush);
   sensitive << flush_;
   dont_initialize();
+  SC_METHOD(on_timer);
+  sensitive << timer_;
+  dont_initialize();
+}
+
+void CommHub::after(double delay, std::function<void()> fn) {
+  const double at = sc_core::sc_time_stamp().to_seconds() + delay;
+  timers_.emplace(at, std::move(fn));
+  timer_.cancel();
+  const double next = timers_.begin()->first - sc_core::sc_time_stamp().to_seconds();
+  const double res = sc_core::sc_get_time_resolution().to_seconds();
+  timer_.notify(sc_core::sc_time(std::max(next, res), sc_core::SC_SEC));
+}
+
+void CommHub::on_timer() {
+  ++events_;
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  const double res = sc_core::sc_get_time_resolution().to_seconds();
+  std::vector<std::function<void()>> due;
+  while (!timers_.empty() && timers_.begin()->first <= now + res) {
+    due.push_back(std::move(timers_.begin()->second));
+    timers_.erase(timers_.begin());
+  }
+  if (!timers_.empty())
+    timer_.notify(sc_core::sc_time(std::max(timers_.begin()->first - now, res), sc_core::SC_SEC));
+  for (auto& fn : due) fn();
+}
+
+const std::pair<std::vector<double>, std::vector<double>>& CommHub::member_latency(
+    NetworkModule& net, const std::vector<int>& group) {
+  const auto key = std::make_pair(static_cast<const NetworkModule*>(&net), group);
+  if (const auto hit = latency_cache_.find(key); hit != latency_cache_.end()) return hit->second;
+  const Plane& p = net.plane();
+  const size_t n = group.size();
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> out(n, inf), in(n, inf);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      const double l = p.path_latency(p.route(EndpointId{group[i]}, EndpointId{group[j]}));
+      out[i] = std::min(out[i], l);
+      in[j] = std::min(in[j], l);
+    }
+  return latency_cache_.emplace(key, std::make_pair(out, in)).first->second;
+}
+
+void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
+                            std::function<void()> done) {
+  const size_t n = group.size();
+  if (!op.shares || op.shares->size() != n)
+    throw std::logic_error("all_to_all_v op without one share per member of its group");
+  const auto& [lat_out, lat_in] = member_latency(net, group);
+  // sizes[i][j] = bytes x share_j (i != j), so member e sends bytes x (1 - share_e) and
+  // receives (n - 1) x bytes x share_e; a combine (reverse) the other way round.
+  double T = 0;
+  for (size_t e = 0; e < n; ++e) {
+    const double share = (*op.shares)[e];
+    double out = op.bytes * (1 - share), in = double(n - 1) * op.bytes * share;
+    if (op.reverse) std::swap(out, in);
+    const auto& ports = net.ports(EndpointId{group[e]});
+    if (out > 0) T = std::max(T, out / ports.out_bw + lat_out[e]);
+    if (in > 0) T = std::max(T, in / ports.in_bw + lat_in[e]);
+    net.charge_ports(EndpointId{group[e]}, out, in);
+  }
+  ++aggregated_;
+  aggregate_until_[&net] = sc_core::sc_time_stamp().to_seconds() + T;
+  after(T, std::move(done));
 }
 
 void CommHub::attach(size_t index, Device& device, const OpSource& source) {
@@ -166,26 +234,37 @@ void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>>
 
 void CommHub::run_groups(const CommOp& op, const std::vector<std::vector<int>>& groups,
                          std::function<void()> done) {
-  NetworkModule& net = network(plane_for(op.group, groups.front()));
+  const PlaneId plane = plane_for(op.group, groups.front());
   auto pending = std::make_shared<size_t>(groups.size());
-  for (const auto& g : groups) {
-    // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
-    auto stages = std::make_shared<std::vector<Stage>>();
-    if (op.op == CommKind::Send) {
-      stages->push_back({{FlowSpec{g[0], g[1], op.bytes}}, 1});
-    } else {
-      CollectiveSpec c;
-      c.op = op.op;
-      c.bytes = op.bytes;
-      c.group = g;
-      c.algorithm = "auto";
-      if (op.op == CommKind::AllToAllV) c.sizes = traffic_matrix(op, g.size());
-      *stages = expand_stages(c);
-    }
-    run_stages(net, stages, 0, [pending, done] {
+  for (const auto& g : groups)
+    transfer(op, g, plane, [pending, done] {
       if (--*pending == 0) done();
     });
+}
+
+void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                       std::function<void()> done) {
+  NetworkModule& net = network(plane);
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  const bool aggregate_running = aggregate_until_[&net] > now;
+  if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ &&
+      net.idle() && !aggregate_running)
+    return run_aggregate(net, op, group, std::move(done));
+  if (aggregate_running) ++aggregate_overlaps_;
+  // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
+  auto stages = std::make_shared<std::vector<Stage>>();
+  if (op.op == CommKind::Send) {
+    stages->push_back({{FlowSpec{group[0], group[1], op.bytes}}, 1});
+  } else {
+    CollectiveSpec c;
+    c.op = op.op;
+    c.bytes = op.bytes;
+    c.group = group;
+    c.algorithm = "auto";
+    if (op.op == CommKind::AllToAllV) c.sizes = traffic_matrix(op, group.size());
+    *stages = expand_stages(c);
   }
+  run_stages(net, stages, 0, std::move(done));
 }
 
 void CommHub::start_collective(size_t index, OpId id) {

@@ -44,11 +44,21 @@ class CommHub : public sc_core::sc_module {
   /// Connects simulated rank `index` (its device and op source) to the hub.
   void attach(size_t index, Device& device, const OpSource& source);
   [[nodiscard]] NetworkModule& network(PlaneId plane) { return *nets_[plane.index()]; }
+  /// Runs `op` among `group` on `plane` now (no rank involved); `done` when it has finished.
+  void transfer(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                std::function<void()> done);
+  /// Expand every transfer into flows, never in aggregate (to check the aggregate against).
+  void set_flows_only(bool on) { flows_only_ = on; }
 
   /// Bytes each plane's links carried, per plane then per directed link.
   [[nodiscard]] std::vector<std::vector<double>> link_bytes() const;
   [[nodiscard]] long events() const;
   [[nodiscard]] long flows() const { return flows_; }
+  /// All-to-all-v transfers computed in aggregate (see run_aggregate) instead of flow by flow.
+  [[nodiscard]] long aggregated() const { return aggregated_; }
+  /// Transfers that started on a plane while an aggregate one was in progress: they were
+  /// expanded into flows that do not see its load (0 in the runs the aggregate is made for).
+  [[nodiscard]] long aggregate_overlaps() const { return aggregate_overlaps_; }
   /// Plane each group kind used (only kinds that communicated).
   [[nodiscard]] const std::map<CommGroup, PlaneId>& plane_of_group() const { return group_plane_; }
   /// An error raised inside a SystemC process (e.g. no plane joins a group): the hub stops the
@@ -80,6 +90,18 @@ class CommHub : public sc_core::sc_module {
   void run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
                   std::function<void()> done);
   PlaneId plane_for(CommGroup kind, const std::vector<int>& members);
+  /// An all-to-all-v on an idle device-non-blocking plane whose senders split their bytes alike:
+  /// every port drains at its full rate from its first arrival, so the transfer ends at
+  ///   T = max over members e of  max(out_e / out_bw_e + lat_out_e,  in_e / in_bw_e + lat_in_e)
+  /// (lat: the shortest path latency from / to another member) — what the flow-level max-min
+  /// model gives, to 1e-9 (tests/sim/run/comm_hub_test.cpp), at O(n) instead of O(n^2) flows.
+  void run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
+                     std::function<void()> done);
+  /// Per member of `group` on the plane of `net`: shortest path latency to and from another.
+  const std::pair<std::vector<double>, std::vector<double>>& member_latency(NetworkModule& net,
+                                                                            const std::vector<int>& group);
+  void after(double delay, std::function<void()> fn);
+  void on_timer();
   /// Groups of `kind` represented by a simulated rank (itself only in all-ranks mode).
   std::vector<std::vector<int>> replica_groups(CommGroup kind, int rank) const;
   void done(size_t index, OpId id) { sim_[index].device->comm_done(id); }
@@ -97,6 +119,14 @@ class CommHub : public sc_core::sc_module {
   std::map<std::pair<int, std::vector<int>>, PlaneId> plane_cache_;  // (kind, members) -> plane
   Members ready_;
   sc_core::sc_event flush_;
+  std::multimap<double, std::function<void()>> timers_;  // absolute time -> completion
+  sc_core::sc_event timer_;
+  std::map<std::pair<const NetworkModule*, std::vector<int>>,
+           std::pair<std::vector<double>, std::vector<double>>> latency_cache_;
+  long aggregated_ = 0;
+  long aggregate_overlaps_ = 0;
+  std::map<const NetworkModule*, double> aggregate_until_;  // an aggregate transfer's end
+  bool flows_only_ = false;
   std::exception_ptr error_;
   long flows_ = 0;
   long events_ = 0;

@@ -75,6 +75,8 @@ SimulationResult Simulation::run() {
   out.link_bytes = hub_->link_bytes();
   out.plane_of_group = hub_->plane_of_group();
   out.flows = hub_->flows();
+  out.aggregated = hub_->aggregated();
+  out.aggregate_overlaps = hub_->aggregate_overlaps();
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

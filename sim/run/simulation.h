@@ -36,6 +36,8 @@ struct SimulationResult {
   std::map<CommGroup, PlaneId> plane_of_group;
   long events = 0;       // every process activation (ranks, hub, networks)
   long flows = 0;
+  long aggregated = 0;          // all-to-all-v transfers computed in aggregate (CommHub)
+  long aggregate_overlaps = 0;  // transfers that started during one (did not see its load)
   double makespan = 0;   // simulated seconds until everything drained
   double wall_s = 0;     // wall-clock seconds of the SystemC run
 };

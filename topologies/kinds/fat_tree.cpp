@@ -68,6 +68,17 @@ void build_fat_tree(const TopologyContext& c, Plane& p, const Instance& in) {
   }
   p.spread = t.rails > 1;
   p.rails = static_cast<int>(t.rails);
+  // Device-non-blocking: a leaf's uplinks carry at least what its devices' links can (CPUs
+  // apart: expert traffic is among devices). One leaf: nothing crosses the spines.
+  double device_down = 0;
+  long devices_in_leaf = 0;
+  for (long i = 0; i < std::min(t.leaf_size, n); ++i)
+    if (!p.shape.is_cpu(in.members[static_cast<size_t>(i)].endpoint.value)) {
+      device_down += in.members[static_cast<size_t>(i)].bandwidth;
+      ++devices_in_leaf;
+    }
+  p.device_non_blocking = leaves == 1 || t.uplink * double(t.spines) >= device_down * (1 - 1e-9);
+  (void)devices_in_leaf;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@ namespace {
 
 void build_switch(const TopologyContext& c, Plane& p, const Instance& in) {
   const int sw = p.add_node(in.prefix + "switch");
+  p.device_non_blocking = true;
   for (const auto& m : in.members)
     p.connect(p.add_node(in.prefix + m.name, m.endpoint), sw, m.bandwidth, c.link_latency);
 }
