@@ -76,17 +76,26 @@ struct StageMemory {
   /// when every rank runs them itself.
   [[nodiscard]] double moe_rank_params() const {
     const ModelSpec& m = w.model;
-    const MoeSpec& e = m.moe;
+    double p = m.stage_params(0, first, last);
+    for (long l = layers.first; l < layers.second; ++l)
+      p += m.layer_params(l) + (m.is_moe_layer(l) ? expert_slot_change() : 0.0);
+    return p;
+  }
+  /// Parameters an MoE layer's rank holds beyond or short of the whole layer's experts.
+  [[nodiscard]] double expert_slot_change() const {
+    const MoeSpec& e = w.model.moe;
     const long ep = w.parallel.ep;
     const double slots = ep > 1 ? std::ceil(double(e.experts + w.moe.redundant_experts + w.moe.shared_replicas) / double(ep))
                                 : double(e.experts);
     const double shared = w.moe.shared_replicas > 0 ? 0.0 : double(e.shared_experts);
-    double p = m.stage_params(0, first, last);
-    for (long l = layers.first; l < layers.second; ++l) {
-      p += m.layer_params(l);
-      if (m.is_moe_layer(l)) p += (slots + shared - double(e.experts + e.shared_experts)) * m.expert_params();
-    }
-    return p;
+    return (slots + shared - double(e.experts + e.shared_experts)) * w.model.expert_params();
+  }
+  /// The MTP modules the decode step runs (their MoE layers split like the model's).
+  [[nodiscard]] double mtp_rank_params() const {
+    if (w.mtp_drafts == 0) return 0;
+    const double per_module = w.model.mtp_params() / double(w.model.mtp_modules) +
+                              (w.model.moe.enabled() ? expert_slot_change() : 0.0);
+    return double(w.mtp_drafts) * per_module / tp;
   }
   [[nodiscard]] double matmul_params() const {
     const double stage_frac = stage_layers_count() / double(w.model.layers);
@@ -101,6 +110,9 @@ void add_weights_and_optimizer(const StageMemory& m, MemoryPlan& plan) {
   plan.items.push_back({"weights", params * m.wb,
                         fmt::format("{:.4g} parameters{} x {} B", params,
                                     par.tp > 1 || par.pp > 1 ? " (this rank's shard)" : "", m.wb)});
+  if (m.w.mtp_drafts > 0)
+    plan.items.push_back({"mtp_weights", m.mtp_rank_params() * m.wb,
+                          fmt::format("{} multi-token-prediction module(s) (this rank's experts)", m.w.mtp_drafts)});
   if (m.n.autocast)
     plan.items.push_back({"autocast_weight_cache", m.matmul_params() * m.ab,
                           "matmul weights cast to the compute dtype, cached by autocast"});

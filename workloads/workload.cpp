@@ -41,6 +41,7 @@ const ParamTable& workload_params() {
           {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
           {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
           {"moe", ParamType::Section, Dim::Dimensionless, "", "MoE models: routing and expert placement (see `moe_routing`)", {}, true},
+          {"mtp", ParamType::Section, Dim::Dimensionless, "", "decode with multi-token prediction (see `mtp`)", {}, true},
           {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
       }};
@@ -119,6 +120,38 @@ void check_parallel(const WorkloadSpec& w, const Section& s) {
 
 }  // namespace
 
+const ParamTable& mtp_params() {
+  static const ParamTable t{
+      "mtp",
+      "Decode with multi-token prediction: the model's MTP modules draft tokens, the next step verifies them with the main model.",
+      {
+          {"draft_tokens", ParamType::Integer, Dim::Dimensionless, "1", "tokens drafted per step (at most the model's mtp_modules)"},
+          {"acceptance", ParamType::Real, Dim::Dimensionless, "", "probability that a draft is accepted (DeepSeek-V3 reports 0.85-0.9; CloudMatrix-Infer assumes 0.7)"},
+      }};
+  return t;
+}
+
+double accepted_tokens_per_step(const WorkloadSpec& w) {
+  double tokens = 1, p = 1;
+  for (long i = 0; i < w.mtp_drafts; ++i) tokens += (p *= w.mtp_acceptance);
+  return tokens;
+}
+
+namespace {
+
+void read_mtp(const Section& ws, WorkloadSpec& w) {
+  const Section s(ws.node("mtp"), ws.path_of("mtp"), mtp_params());
+  if (w.phase != Phase::decode) ws.fail("mtp", "multi-token prediction drafts tokens in phase decode only");
+  w.mtp_drafts = s.integer("draft_tokens");
+  w.mtp_acceptance = s.real("acceptance");
+  if (w.mtp_drafts < 1 || w.mtp_drafts > w.model.mtp_modules)
+    s.fail("draft_tokens", fmt::format("value {}: model '{}' has {} MTP module(s); 1..{} drafts", w.mtp_drafts,
+                                       w.model.name, w.model.mtp_modules, w.model.mtp_modules));
+  if (!(w.mtp_acceptance >= 0 && w.mtp_acceptance <= 1)) s.fail("acceptance", "a probability: 0 to 1");
+}
+
+}  // namespace
+
 WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, workload_params());
   WorkloadSpec w;
@@ -159,6 +192,7 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     w.model = read_model(s.node("model"), s.path_of("model"));
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+    if (s.has("mtp")) read_mtp(s, w);
     if (s.has("moe") && !w.model.moe.enabled())
       s.fail("moe", fmt::format("model '{}' has no experts; remove the key", w.model.name));
     if (w.model.moe.enabled()) {

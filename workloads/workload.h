@@ -45,9 +45,15 @@ struct WorkloadSpec {
   ParallelSpec parallel;              // how the work is spread over the system's devices
   long grad_accum = 1;                // train: micro-steps per optimizer step
   MoeRouting moe;                     // routing and expert placement (MoE models)
+  long mtp_drafts = 0;                // decode: tokens drafted per step by the model's MTP modules
+  double mtp_acceptance = 0;          // probability that a draft is accepted
 };
 
 [[nodiscard]] const char* phase_name(Phase p);
+/// Tokens a decode step yields per sequence: 1 + a + a^2 + ... + a^drafts (a draft counts only
+/// if every earlier one was accepted; Leviathan et al. 2023); 1 without multi-token prediction.
+[[nodiscard]] double accepted_tokens_per_step(const WorkloadSpec& w);
+[[nodiscard]] const ParamTable& mtp_params();
 [[nodiscard]] const ParamTable& workload_params();
 [[nodiscard]] const ParamTable& micro_op_params();
 /// `devices` is the system's device count (a collective's `group: all`).

@@ -40,14 +40,15 @@ namespace {
 
 /// Tokens the whole system processes in one step:
 ///   train, prefill  batch x dp x grad_accum sequences of seq_len tokens
-///   decode          batch x dp sequences x decode_tokens
+///   decode          batch x dp sequences x decode_tokens x tokens accepted per step (MTP)
 ///   block           batch x seq_len (one block, as the benchmark counts it)
 double step_tokens(const WorkloadSpec& w) {
   const double seqs = double(w.batch) * w.parallel.dp * double(w.grad_accum);
   switch (w.phase) {
     case Phase::train:
     case Phase::prefill: return seqs * double(w.seq_len);
-    case Phase::decode: return double(w.batch) * w.parallel.dp * double(w.decode_tokens);
+    case Phase::decode:
+      return double(w.batch) * w.parallel.dp * double(w.decode_tokens) * accepted_tokens_per_step(w);
     case Phase::block: return double(w.batch) * double(w.seq_len);
     case Phase::microbench:
     case Phase::collective: break;
@@ -80,7 +81,8 @@ nlohmann::json summary_section(const StepOutcome& st) {
   s["iterations_simulated"] = w.phase == Phase::microbench ? 1 : w.iterations;
   s["tokens_per_s"] = step > 0 ? step_tokens(w) / step : 0.0;
   s["ttft_s"] = w.phase == Phase::prefill ? nlohmann::json(step) : nlohmann::json(nullptr);
-  s["tpot_s"] = w.phase == Phase::decode ? nlohmann::json(step / double(w.decode_tokens))
+  // TPOT: time per output token of a sequence; a step yields accepted_tokens_per_step of them.
+  s["tpot_s"] = w.phase == Phase::decode ? nlohmann::json(step / (double(w.decode_tokens) * accepted_tokens_per_step(w)))
                                          : nlohmann::json(nullptr);
   const double flops = system_matrix_flops(st);
   const Dtype mm = w.phase == Phase::microbench ? Dtype::bf16 : numerics_of(w).matmul;

@@ -23,7 +23,7 @@ Step rotary(const BlockContext& c, const std::string& p, const Dims& x) {
 /// graph (static cache): writes only the new token in place.
 Step kv_update(const BlockContext& c, const std::string& p, const Dims& x, double kv_len) {
   // K and V of the new token: B x kvh*hd each (GQA: kvh heads; MHA: d).
-  const double per = c.tp.shard(x.B * x.kvw) * c.ab;
+  const double per = c.tp.shard(x.T * x.kvw) * c.ab;  // T = B (x drafts + 1 with MTP)
   const double bytes = c.w.framework == Framework::eager ? per * (kv_len - 1 + kv_len) : 2 * per;
   return {cold(make_vector(p + ".attn.kv_update", "kv_cache", 2, bytes, 0, c.n.act, 2)), {}};
 }
@@ -37,14 +37,14 @@ Step sdpa(const BlockContext& c, const std::string& p, const Dims& x, const Laye
   // (SDPA with enable_gqa / FlashAttention-2 GQA; no repeat_kv copy).
   if (x.kvh != x.h) a.kv_heads = c.tp.shard(x.kvh);
   a.head_dim = x.hd;
-  a.q_len = call.decode ? 1 : x.S;
+  a.q_len = x.S;  // decode: 1, or 1 + drafts verified with multi-token prediction
   a.kv_len = call.decode ? call.kv_len : x.S;
   a.causal = !call.decode;
-  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.matmul), 1), {}};
+  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.attention), 1), {}};
   attn.fwd.cold = call.decode;  // decode streams the whole KV cache
   a.backward = true;
   // The attention node plus split, view and transpose nodes of q, k and v.
-  attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, c.n.matmul), 8));
+  attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, c.n.attention), 8));
   return attn;
 }
 

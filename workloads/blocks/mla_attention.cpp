@@ -80,9 +80,9 @@ void naive_attention(const BlockContext& c, Steps& prog, const std::string& p, c
   a.q_len = x.S;
   a.kv_len = x.S;
   a.causal = true;
-  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.matmul), 1), {}};
+  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.attention), 1), {}};
   a.backward = true;
-  attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, c.n.matmul), 8));
+  attn.bwd.push_back(with_nodes(make_attention(p + ".attn.sdpa.bwd", a, c.n.attention), 8));
   prog.push_back(std::move(attn));
 }
 
@@ -90,7 +90,7 @@ void naive_attention(const BlockContext& c, Steps& prog, const std::string& p, c
 /// writes B x 576 values in place; eager (HF DynamicCache): torch.cat copies the cache.
 Step latent_cache_update(const BlockContext& c, const std::string& p, const Dims& x,
                          const MlaDims& m, double kv_len) {
-  const double per = x.B * (m.rkv + m.dr) * c.ab;
+  const double per = x.T * (m.rkv + m.dr) * c.ab;  // T = B (x drafts + 1 with MTP)
   const double bytes = c.w.framework == Framework::eager ? per * (kv_len - 1 + kv_len) : per;
   return {cold(make_vector(p + ".attn.kv_update", "kv_cache", 1, bytes, 0, c.n.act, 1)), {}};
 }
@@ -106,7 +106,7 @@ Step absorbed_gemm(const BlockContext& c, const std::string& name, double T, dou
 /// d_qk = r_kv + d_r = 576, values its r_kv = 512 part, read once), o = o_lat W_UV.
 void absorbed_attention(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,
                         const MlaDims& m, double kv_len) {
-  const double T = x.T;  // = B: one token per sequence
+  const double T = x.T;  // B: one token per sequence (x drafts + 1 with MTP)
   prog.push_back(mla_rope(c, p, T, m));
   prog.push_back(latent_cache_update(c, p, x, m, kv_len));
   prog.push_back(absorbed_gemm(c, p + ".attn.w_uk", T, m.dn, m.rkv, m.hl));
@@ -117,10 +117,10 @@ void absorbed_attention(const BlockContext& c, Steps& prog, const std::string& p
   a.head_dim = m.rkv + m.dr;
   a.v_head_dim = m.rkv;
   a.v_in_k = true;
-  a.q_len = 1;
+  a.q_len = x.S;
   a.kv_len = kv_len;
   a.causal = false;
-  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.matmul), 1), {}};
+  Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.attention), 1), {}};
   attn.fwd.cold = true;  // streams the whole latent cache
   prog.push_back(std::move(attn));
   prog.push_back(absorbed_gemm(c, p + ".attn.w_uv", T, m.rkv, m.dv, m.hl));

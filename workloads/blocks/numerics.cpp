@@ -13,6 +13,9 @@ Numerics numerics_of(const WorkloadSpec& w) {
   n.autocast = dtype_bytes(w.weights) != dtype_bytes(n.act) ||
                (w.weights != w.precision && w.precision != Dtype::tf32 && !narrow);
   n.residual = n.autocast ? w.weights : n.act;
+  // W8A8 / FP8 serving quantises the linear layers; attention runs in bf16 (CloudMatrix-Infer:
+  // "INT8 for the large matmuls; norms and gating in BF16/FP32"; vLLM's FP8 checkpoints).
+  n.attention = narrow ? Dtype::bf16 : n.matmul;
   return n;
 }
 

@@ -7,7 +7,8 @@ namespace orrery {
 
 /// Numeric formats a workload's tensors use.
 struct Numerics {
-  Dtype matmul = Dtype::bf16;    // GEMM / attention compute dtype
+  Dtype matmul = Dtype::bf16;    // GEMM compute dtype
+  Dtype attention = Dtype::bf16; // fused attention: the GEMM dtype, bf16 when GEMMs are int8/fp8
   Dtype act = Dtype::bf16;       // activations produced by matmuls
   Dtype residual = Dtype::fp32;  // residual stream, norms, embeddings
   Dtype weights = Dtype::fp32;   // stored weights

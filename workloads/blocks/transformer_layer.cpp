@@ -23,8 +23,9 @@ std::vector<double> feed_forward_gradients(const ModelSpec& m) { return dense_ml
 
 }  // namespace
 
-Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call) {
-  const std::string p = fmt::format("h{}", l);
+Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call,
+                        const std::string& prefix) {
+  const std::string p = prefix.empty() ? fmt::format("h{}", l) : prefix;
   // Sequence parallel: norms, dropout and residual adds see T/tp tokens.
   const double d = x.d, Tn = c.tp.norm_tokens(x.T);
   const bool drop = c.dropout();

@@ -2,6 +2,7 @@
 // with their residual adds (GPT-2, Llama family: sequential; GPT-NeoX: parallel residual).
 // The norms are LayerNorm or RMSNorm, the feed-forward GELU or SwiGLU, by the model.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "workloads/blocks/attention.h"
@@ -11,7 +12,7 @@ namespace orrery::transformer {
 
 /// Steps of layer `l` (named "h<l>.*").
 [[nodiscard]] Steps transformer_layer(const BlockContext& c, int l, const Dims& x,
-                                      const LayerCall& call);
+                                      const LayerCall& call, const std::string& prefix = "");
 /// Parameter tensors of one layer in the order DDP fills its buckets in backward:
 /// feed-forward, attention, then the two norms.
 [[nodiscard]] std::vector<double> layer_gradients(const ModelSpec& m);
