@@ -98,6 +98,10 @@ struct StageMemory {
     return double(w.mtp_drafts) * per_module / tp;
   }
   [[nodiscard]] double matmul_params() const {
+    // MoE and MLA layers: every weight this rank holds but the embedding table is a matmul
+    // weight (norm weights are negligible).
+    if (!block && (w.model.moe.enabled() || w.model.mla.enabled()))
+      return params() - (first ? V * d / tp : 0.0);
     const double stage_frac = stage_layers_count() / double(w.model.layers);
     return (block ? layer_matmul_weights(w.model)
                   : (matmul_weights(w.model) - V * d) * stage_frac + ((first || last) ? V * d : 0.0)) / tp;
