@@ -38,9 +38,13 @@ int run_bench(const std::string& self, const std::string& json_out) {
       {"All-to-all 1 MiB/pair, 768 dies (cloudmatrix384)", "cloudmatrix384", "allreduce-1gib",
        "--set workload.collective.op=all_to_all --set 'workload.collective.bytes=768 MiB'", ""},
       {"GPT-2 XL data-parallel step, 64 GPUs", "h100-cluster-64", "gpt2-xl-train", "", ""},
+      {"DeepSeek-R1 decode step, 320 dies EP320 (cloudmatrix384)", "cloudmatrix384",
+       "deepseek-r1-decode-cm384", "--set system.devices=320", ""},
+      {"DeepSeek-R1 prefill batch, 32 dies EP32 (cloudmatrix384)", "cloudmatrix384",
+       "deepseek-r1-prefill-cm384", "--set system.devices=32", ""},
   };
   nlohmann::json all = nlohmann::json::array();
-  std::cout << fmt::format("{:<48} {:>10} {:>10} {:>12} {:>14}\n", "scenario", "ops/flows", "events",
+  std::cout << fmt::format("{:<58} {:>10} {:>10} {:>12} {:>14}\n", "scenario", "ops/flows", "events",
                            "wall (ms)", "events/s");
   for (const auto& s : scenarios) {
     const std::string tmp = fmt::format("/tmp/orrery-bench-{}-{}.json", getpid(), all.size());
@@ -64,7 +68,7 @@ int run_bench(const std::string& self, const std::string& json_out) {
     if (*s.system_yaml) std::remove(system.c_str());
     best["scenario"] = s.name;
     const long work = best.contains("ops") ? best["ops"].get<long>() : best["flows"].get<long>();
-    std::cout << fmt::format("{:<48} {:>10} {:>10} {:>12.1f} {:>14.3g}\n", s.name,
+    std::cout << fmt::format("{:<58} {:>10} {:>10} {:>12.1f} {:>14.3g}\n", s.name,
                              work, best["events"].get<long>(),
                              1e3 * best["wall_s"].get<double>(), best["events_per_s"].get<double>());
     all.push_back(best);
