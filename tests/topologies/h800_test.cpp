@@ -1,0 +1,27 @@
+// The H800 presets: an H100 with NVLink cut to 400 GB/s, in a DGX and in a 256-GPU cluster
+// that --set system.devices=N cuts to its first N GPUs.
+#include <catch2/catch.hpp>
+
+#include "tests/support/run_cli.h"
+
+using namespace orrery::test;
+
+TEST_CASE("dgx_h800_all_reduce_is_bandwidth_bound_at_400_of_the_h100s_450_GBps", "[systems][h800]") {
+  const auto h100 = run_report("--system dgx-h100 --workload allreduce-1gib");
+  const auto h800 = run_report("--system dgx-h800 --workload allreduce-1gib");
+  // 1 GiB is bandwidth-bound: bus bandwidth scales with the NVLink port, 400 / 450.
+  CHECK(h800["summary"]["busbw_GBps"].get<double>() / h100["summary"]["busbw_GBps"].get<double>() ==
+        Approx(400.0 / 450).epsilon(0.01));
+  CHECK(h800["system"]["name"] == "dgx-h800");
+}
+
+TEST_CASE("h800_cluster_cut_to_32_gpus_runs_expert_parallel_over_infiniband", "[systems][h800][moe]") {
+  const auto r = run_report("--system h800-cluster --set system.devices=32 --workload deepseek-r1-decode-cm384 "
+                            "--set workload.precision=fp8 --set workload.weights=fp8 --set workload.parallel.ep=32 "
+                            "--set workload.moe.shared_replicas=0 --set workload.moe.redundant_experts=0 "
+                            "--set workload.batch=16");
+  CHECK(r["summary"]["devices"] == 32);
+  CHECK(r["system"]["device"]["name"] == "h800-sxm");
+  // NVLink joins only the GPUs of one node: an expert group of 32 spans 4 nodes on InfiniBand.
+  CHECK(r["parallel"]["group_planes"]["ep"] == "infiniband");
+}
