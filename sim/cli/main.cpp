@@ -4,6 +4,7 @@
 #include <systemc>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -14,10 +15,32 @@
 
 namespace {
 
+/// Writes the whole file or nothing: a regular file goes to a temporary name first and is
+/// renamed when complete; any write error (a full disk, /dev/full) is a ConfigError (exit 2).
 void write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream out(path);
-  if (!out) throw orrery::ConfigError(fmt::format("cannot write '{}'", path));
-  out << j.dump(1) << "\n";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool special = fs::exists(path, ec) && !fs::is_regular_file(path, ec);
+  const std::string target = special ? path : path + ".tmp";
+  {
+    std::ofstream out(target);
+    if (!out) throw orrery::ConfigError(fmt::format("cannot write '{}'", path));
+    // Invalid UTF-8 in a name is replaced rather than aborting the dump.
+    out << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out.flush();
+    if (!out) {
+      out.close();
+      if (!special) fs::remove(target, ec);
+      throw orrery::ConfigError(fmt::format("writing '{}' failed (disk full or not writable)", path));
+    }
+  }
+  if (!special) {
+    fs::rename(target, path, ec);
+    if (ec) {
+      fs::remove(target, ec);
+      throw orrery::ConfigError(fmt::format("cannot write '{}': {}", path, ec.message()));
+    }
+  }
 }
 
 int run_command(const orrery::RunRequest& req, const std::string& report, const std::string& trace,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -13,27 +14,49 @@ namespace orrery {
 
 namespace {
 
-void tag_tree(YAML::Node node, const std::string& origin) {
-  node.SetTag(origin);
+// Limits on what a configuration document may expand to: deeper nesting or more nodes than
+// any real system or workload needs come from a self-referencing alias or an alias bomb.
+constexpr int kMaxDepth = 64;
+constexpr long kMaxNodes = 2'000'000;
+
+struct TagWalk {
+  std::string origin;
+  long nodes = 0;
+};
+
+void tag_tree(YAML::Node node, TagWalk& walk, int depth) {
+  const auto line = [&](const YAML::Node& n) { return n.Mark().line + 1; };
+  if (depth > kMaxDepth)
+    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels (a self-referencing alias?)",
+                                  walk.origin, line(node), kMaxDepth));
+  if (++walk.nodes > kMaxNodes)
+    throw ConfigError(fmt::format("{}: the document expands to more than {} nodes (an alias bomb?)",
+                                  walk.origin, kMaxNodes));
+  node.SetTag(walk.origin);
   if (node.IsMap()) {
+    std::map<std::string, int> seen;  // key -> line of its first appearance
     for (auto it = node.begin(); it != node.end(); ++it) {
       YAML::Node key = it->first;
-      key.SetTag(origin);
-      YAML::Node value = it->second;
-      tag_tree(value, origin);
+      if (!key.IsScalar())
+        throw ConfigError(fmt::format("{}:{}: a mapping key must be a plain name, not a {}",
+                                      walk.origin, line(key), key.IsMap() ? "mapping" : "list"));
+      const auto [first, fresh] = seen.emplace(key.Scalar(), line(key));
+      if (!fresh)
+        throw ConfigError(fmt::format("{}:{}: duplicate key '{}' (first at line {}); give each key once",
+                                      walk.origin, line(key), key.Scalar(), first->second));
+      key.SetTag(walk.origin);
+      tag_tree(it->second, walk, depth + 1);
     }
   } else if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      YAML::Node item = node[i];
-      tag_tree(item, origin);
-    }
+    for (size_t i = 0; i < node.size(); ++i) tag_tree(node[i], walk, depth + 1);
   }
 }
 
 YAML::Node parse_text(const std::string& text, const std::string& origin) {
   try {
     YAML::Node node = YAML::Load(text);
-    tag_tree(node, origin);
+    TagWalk walk{origin};
+    tag_tree(node, walk, 0);
     return node;
   } catch (const YAML::ParserException& e) {
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", origin, e.mark.line + 1, e.msg));
