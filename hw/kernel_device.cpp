@@ -1,5 +1,7 @@
 #include "hw/kernel_device.h"
 
+#include "sim/engine/process_guard.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -206,12 +208,16 @@ void KernelDeviceModule::schedule(double now) {
   if (next < std::numeric_limits<double>::infinity()) {
     // Round up to the kernel's resolution so the op is complete when we wake.
     const double res = sc_core::sc_get_time_resolution().to_seconds();
-    wake_.notify(sc_time(std::max(next, res), SC_SEC));
+    wake_.notify(delay(std::max(next, res)));
   }
   (void)now;
 }
 
 void KernelDeviceModule::step() {
+  guarded([this] { step_body(); });
+}
+
+void KernelDeviceModule::step_body() {
   ++events_;
   const double now = sc_core::sc_time_stamp().to_seconds();
   advance(now);

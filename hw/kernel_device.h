@@ -42,6 +42,7 @@ class KernelDeviceModule : public sc_core::sc_module, public Device {
     double rate = 0;      // fraction per second
   };
   void step();
+  void step_body();
   void advance(double now);
   void retire(double now);
   void start_ready(double now);

@@ -1,5 +1,7 @@
 #include "hw/host/host_module.h"
 
+#include "sim/engine/process_guard.h"
+
 namespace orrery {
 
 using sc_core::SC_SEC;
@@ -43,7 +45,7 @@ double HostModule::issue_cost(OpId id) const {
 void HostModule::release(OpId id) {
   if (waiting_ == static_cast<long>(id)) {
     waiting_ = -1;
-    wake_.notify(sc_time(spec_.sync, SC_SEC));
+    wake_.notify(delay(spec_.sync));
   }
 }
 
@@ -56,6 +58,10 @@ void HostModule::device_op_done() {
 }
 
 void HostModule::step() {
+  guarded([this] { step_body(); });
+}
+
+void HostModule::step_body() {
   ++events_;
   const double now = sc_core::sc_time_stamp().to_seconds();
   if (issuing_ >= 0) {
@@ -90,7 +96,7 @@ void HostModule::step() {
   issuing_ = static_cast<long>(id);
   if (records_.size() < source_.size()) records_.resize(source_.size());
   records_[id].issue_start = now;
-  wake_.notify(sc_time(issue_cost(id), SC_SEC));
+  wake_.notify(delay(issue_cost(id)));
 }
 
 }  // namespace orrery

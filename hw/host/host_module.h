@@ -29,6 +29,7 @@ class HostModule : public sc_core::sc_module {
 
  private:
   void step();
+  void step_body();
   /// A synchronising op has finished.
   void release(OpId id);
   /// A device op has finished (frees a launch-queue slot).

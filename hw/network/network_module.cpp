@@ -1,5 +1,7 @@
 #include "hw/network/network_module.h"
 
+#include "sim/engine/process_guard.h"
+
 #include <algorithm>
 #include <memory>
 #include <limits>
@@ -317,6 +319,10 @@ void NetworkModule::retire(int id) {
 }
 
 void NetworkModule::step() {
+  guarded([this] { step_body(); });
+}
+
+void NetworkModule::step_body() {
   ++events_;
   const double now = sc_core::sc_time_stamp().to_seconds();
   const double res = sc_core::sc_get_time_resolution().to_seconds();
@@ -364,7 +370,7 @@ void NetworkModule::step() {
   }
   if (!pending_.empty()) next = std::min(next, pending_.top().ready_at - now);
   wake_.cancel();
-  if (next < kInf) wake_.notify(sc_time(std::max(next, res), SC_SEC));
+  if (next < kInf) wake_.notify(delay(std::max(next, res)));
 }
 
 }  // namespace orrery

@@ -104,6 +104,7 @@ class NetworkModule : public sc_core::sc_module {
   void start_path_flow(Path path, double bytes, std::function<void()> done,
                        double latency_rounds);
   void step();
+  void step_body();
   void advance(double now);
   void assign_rates();
   void retire(int id);

@@ -10,6 +10,7 @@
 #include "sim/config/errors.h"
 #include "sim/report/sections.h"
 #include "sim/report/trace.h"
+#include "sim/engine/process_guard.h"
 #include "sim/run/simulation.h"
 #include "sim/units/quantity.h"
 
@@ -58,7 +59,9 @@ class CollectiveDriver : public sc_core::sc_module {
   }
 
  private:
-  void start() { launch(0); }
+  void start() {
+    guarded([this] { launch(0); });
+  }
   void launch(size_t s) {
     const double now = sc_core::sc_time_stamp().to_seconds();
     if (s > 0) result_.stages.back().second = now;

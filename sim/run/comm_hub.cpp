@@ -1,5 +1,7 @@
 #include "sim/run/comm_hub.h"
 
+#include "sim/engine/process_guard.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -54,16 +56,20 @@ CommHub::CommHub(sc_core::sc_module_name name, const ParallelSpec& par,
   dont_initialize();
 }
 
-void CommHub::after(double delay, std::function<void()> fn) {
-  const double at = sc_core::sc_time_stamp().to_seconds() + delay;
+void CommHub::after(double seconds, std::function<void()> fn) {
+  const double at = sc_core::sc_time_stamp().to_seconds() + seconds;
   timers_.emplace(at, std::move(fn));
   timer_.cancel();
   const double next = timers_.begin()->first - sc_core::sc_time_stamp().to_seconds();
   const double res = sc_core::sc_get_time_resolution().to_seconds();
-  timer_.notify(sc_core::sc_time(std::max(next, res), sc_core::SC_SEC));
+  timer_.notify(delay(std::max(next, res)));
 }
 
 void CommHub::on_timer() {
+  guarded([this] { on_timer_body(); });
+}
+
+void CommHub::on_timer_body() {
   ++events_;
   const double now = sc_core::sc_time_stamp().to_seconds();
   const double res = sc_core::sc_get_time_resolution().to_seconds();
@@ -73,7 +79,7 @@ void CommHub::on_timer() {
     timers_.erase(timers_.begin());
   }
   if (!timers_.empty())
-    timer_.notify(sc_core::sc_time(std::max(timers_.begin()->first - now, res), sc_core::SC_SEC));
+    timer_.notify(delay(std::max(timers_.begin()->first - now, res)));
   for (auto& fn : due) fn();
 }
 
@@ -121,14 +127,8 @@ void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vec
 void CommHub::attach(size_t index, Device& device, const OpSource& source) {
   sim_[index].device = &device;
   sim_[index].source = &source;
-  device.on_comm_start = [this, index](OpId id) {
-    try {
-      start(index, id);
-    } catch (...) {  // a process must not throw through the SystemC kernel: it loses the type
-      if (!error_) error_ = std::current_exception();
-      sc_core::sc_stop();
-    }
-  };
+  // Runs inside the device's process, which is guarded (sim/engine/process_guard.h).
+  device.on_comm_start = [this, index](OpId id) { start(index, id); };
 }
 
 std::vector<std::vector<double>> CommHub::link_bytes() const {
@@ -149,6 +149,10 @@ void CommHub::complete_later(size_t index, OpId id) {
 }
 
 void CommHub::flush() {
+  guarded([this] { flush_body(); });
+}
+
+void CommHub::flush_body() {
   ++events_;
   auto ready = std::move(ready_);
   ready_.clear();

@@ -61,9 +61,6 @@ class CommHub : public sc_core::sc_module {
   [[nodiscard]] long aggregate_overlaps() const { return aggregate_overlaps_; }
   /// Plane each group kind used (only kinds that communicated).
   [[nodiscard]] const std::map<CommGroup, PlaneId>& plane_of_group() const { return group_plane_; }
-  /// An error raised inside a SystemC process (e.g. no plane joins a group): the hub stops the
-  /// simulation and the caller rethrows it after sc_start, with its type intact.
-  [[nodiscard]] std::exception_ptr error() const { return error_; }
 
  private:
   struct Rank {
@@ -100,13 +97,15 @@ class CommHub : public sc_core::sc_module {
   /// Per member of `group` on the plane of `net`: shortest path latency to and from another.
   const std::pair<std::vector<double>, std::vector<double>>& member_latency(NetworkModule& net,
                                                                             const std::vector<int>& group);
-  void after(double delay, std::function<void()> fn);
+  void after(double seconds, std::function<void()> fn);
   void on_timer();
+  void on_timer_body();
   /// Groups of `kind` represented by a simulated rank (itself only in all-ranks mode).
   std::vector<std::vector<int>> replica_groups(CommGroup kind, int rank) const;
   void done(size_t index, OpId id) { sim_[index].device->comm_done(id); }
   void complete_later(size_t index, OpId id);
   void flush();
+  void flush_body();
 
   ParallelSpec par_;
   const std::vector<Plane>& planes_;
@@ -127,7 +126,6 @@ class CommHub : public sc_core::sc_module {
   long aggregate_overlaps_ = 0;
   std::map<const NetworkModule*, double> aggregate_until_;  // an aggregate transfer's end
   bool flows_only_ = false;
-  std::exception_ptr error_;
   long flows_ = 0;
   long events_ = 0;
 };

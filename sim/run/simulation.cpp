@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "hw/device_kinds.h"
+#include "sim/engine/process_guard.h"
 
 namespace orrery {
 
@@ -47,7 +48,7 @@ Simulation::~Simulation() = default;
 SimulationResult Simulation::run() {
   const auto t0 = std::chrono::steady_clock::now();
   sc_core::sc_start();
-  if (hub_->error()) std::rethrow_exception(hub_->error());
+  if (process_error()) std::rethrow_exception(process_error());
   SimulationResult out;
   out.events = hub_->events();
   for (size_t i = 0; i < plans_.size(); ++i) {

@@ -1,7 +1,7 @@
 // Multi-head latent attention (DeepSeek-V3) at the block level: operator shapes, FLOPs and
 // bytes computed by hand from the DeepSeek-V3 config (d = 7168, h = 128, q_lora_rank 1536,
-// kv_lora_rank 512, qk_nope 128, qk_rope 64, v 128). run.cpp's check_buildable still refuses
-// DeepSeek (MoE, MTP), so the tests call the block with a BlockContext directly.
+// kv_lora_rank 512, qk_nope 128, qk_rope 64, v 128); the tests call the block with a
+// BlockContext directly.
 #include <catch2/catch.hpp>
 
 #include <algorithm>

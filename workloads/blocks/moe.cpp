@@ -64,7 +64,8 @@ MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
 std::vector<MoeLayerLoad> moe_loads(const WorkloadSpec& w, int stage) {
   const BlockContext c(w, stage);
   const double seqs = double(w.batch) / double(w.parallel.microbatches);
-  const double tokens = w.phase == Phase::decode ? seqs : seqs * double(w.seq_len);
+  // Decode routes every verified position: 1 + MTP drafts tokens per sequence.
+  const double tokens = w.phase == Phase::decode ? seqs * double(1 + w.mtp_drafts) : seqs * double(w.seq_len);
   std::vector<MoeLayerLoad> out;
   for (int l = c.stage.l0; l < c.stage.l1; ++l)
     if (w.model.is_moe_layer(l)) out.push_back(moe_layer_load(c, tokens, l));
