@@ -41,14 +41,20 @@ ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int 
   if (!(p.bucket_bytes > 0)) s.fail("bucket", "must be positive");
   const long dp = s.integer("dp");
   if (dp == 0) {
-    if (devices % (p.tp * p.pp) != 0)
-      s.fail("tp", fmt::format("tp x pp = {} does not divide the system's {} devices", p.tp * p.pp, devices));
+    if (static_cast<long long>(p.tp) * p.pp > devices || devices % (p.tp * p.pp) != 0)
+      s.fail("tp", fmt::format("tp x pp = {} does not divide the system's {} devices", static_cast<long long>(p.tp) * p.pp, devices));
     p.dp = devices / (p.tp * p.pp);
   } else {
     p.dp = static_cast<int>(dp);
   }
   if (p.dp % p.ep != 0)
     s.fail("ep", fmt::format("ep = {} does not divide dp = {}; an expert group is ep data-parallel ranks", p.ep, p.dp));
+  // dp x tp x pp in 64 bits: three counts below 2^31 can overflow an int product.
+  const long long product = static_cast<long long>(p.dp) * p.tp * p.pp;
+  if (product != devices)
+    s.fail(dp == 0 ? "tp" : "dp",
+           fmt::format("dp x tp x pp = {} x {} x {} = {} but the system has {} devices; they must match",
+                       p.dp, p.tp, p.pp, product, devices));
   if (p.ranks() != devices)
     s.fail(dp == 0 ? "tp" : "dp",
            fmt::format("dp x tp x pp = {} x {} x {} = {} but the system has {} devices; they must match",

@@ -165,11 +165,19 @@ long Section::integer(const std::string& key) const {
   if (!t) fail(key, "missing value");
   size_t used = 0;
   long v = 0;
+  bool range = true;
   try {
     v = std::stol(*t, &used);
+  } catch (const std::out_of_range&) {
+    range = false;
   } catch (const std::exception&) {
     used = 0;
   }
+  // Every integer key is a count, an index or a seed: all fit in 32 bits, and callers narrow
+  // them to int. One check here instead of a wrap-around at each cast.
+  constexpr long kMax = 2147483647;
+  if (!range || v > kMax || v < -kMax)
+    fail(key, fmt::format("bad value '{}': out of range (integers here are at most {})", *t, kMax));
   if (used != t->size()) fail(key, fmt::format("bad value '{}': not an integer", *t));
   check_number(d, static_cast<double>(v), *t, node_[key] ? node_[key] : node_);
   return v;

@@ -28,6 +28,12 @@ namespace orrery {
 [[nodiscard]] Op make_comm(const std::string& name, CommKind op, double bytes, CommGroup group,
                            int tag = 0);
 
+/// Operators one run may simulate: about 300 bytes each, so 5 M is ~1.5 GB of the simulator's
+/// own memory and tens of seconds (a 64-token GPT-2 XL decode has 43,520).
+constexpr size_t kMaxOps = 5'000'000;
+/// Throws a ConfigError naming the keys to change when `ops` is over the budget.
+void check_op_budget(size_t ops);
+
 class GraphBuilder {
  public:
   /// Appends `op` (with the builder's current pass, layer and iteration) after the previous op.

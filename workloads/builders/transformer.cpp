@@ -22,6 +22,8 @@ OpGraph build_graph(const WorkloadSpec& w, int stage) {
       case Phase::microbench:
       case Phase::collective: break;
     }
+    // Every iteration is the same size: refuse a run too large to simulate after the first.
+    if (it == 0) check_op_budget(g.graph().size() * static_cast<size_t>(w.iterations));
   }
   return g.take();
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "workloads/blocks/embedding.h"
+#include "workloads/builders/graph_builder.h"
 #include "workloads/blocks/ops.h"
 #include "workloads/blocks/transformer_layer.h"
 #include "workloads/schedules/stage_program.h"
@@ -72,6 +73,8 @@ void decode(StageProgram& s, int it) {
     const double kv = static_cast<double>(s.w.seq_len + t + 1);
     const long n = it * s.w.decode_tokens + t;  // token steps so far, over iterations
     for (int j = 0; j < m; ++j) decode_micro_batch(s, x, n, j, kv, boundary);
+    // Every token step is the same size: refuse a run too large to simulate after the first.
+    if (n == 0) check_op_budget(s.g.graph().size() * static_cast<size_t>(s.w.decode_tokens * s.w.iterations));
   }
   s.g.join_side();
 }
