@@ -95,3 +95,18 @@ TEST_CASE("example_data_parallel_scaling_over_1_8_64_h100s", "[examples]") {
   CHECK(cluster["parallel"]["group_planes"]["dp"] == "infiniband");
   CHECK(cluster["summary"]["comm_exposed_s"].get<double>() > dgx["summary"]["comm_exposed_s"].get<double>());
 }
+
+TEST_CASE("example_mixtral_tp_wins_latency_and_ep_wins_throughput", "[examples][moe]") {
+  const std::string base = "--system dgx-h100 --workload examples/mixtral-tp-vs-ep/decode.yaml ";
+  const auto tp1 = run_report(base + "--set workload.batch=1 --set workload.parallel.tp=8");
+  const auto ep1 = run_report(base + "--set workload.batch=1 --set workload.parallel.ep=8");
+  const auto tp64 = run_report(base + "--set workload.batch=64 --set workload.parallel.tp=8");
+  const auto ep64 = run_report(base + "--set workload.batch=64 --set workload.parallel.ep=8");
+  CHECK(tp1["summary"]["tpot_s"].get<double>() < ep1["summary"]["tpot_s"].get<double>());
+  CHECK(ep64["summary"]["tokens_per_s"].get<double>() > 4 * tp64["summary"]["tokens_per_s"].get<double>());
+  // TP pays two all-reduces per layer per token; EP moves only the routed tokens.
+  CHECK(tp64["summary"]["comm_s"].get<double>() > 4 * ep64["summary"]["comm_s"].get<double>());
+  // A batch of 8 touches nearly every expert, a single token two: TPOT rises under tp 8.
+  const auto tp8 = run_report(base + "--set workload.batch=8 --set workload.parallel.tp=8");
+  CHECK(tp8["summary"]["tpot_s"].get<double>() > 1.3 * tp1["summary"]["tpot_s"].get<double>());
+}
