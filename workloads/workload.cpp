@@ -125,8 +125,8 @@ const ParamTable& mtp_params() {
       "mtp",
       "Decode with multi-token prediction: the model's MTP modules draft tokens, the next step verifies them with the main model.",
       {
-          {"draft_tokens", ParamType::Integer, Dim::Dimensionless, "1", "tokens drafted per step (at most the model's mtp_modules)"},
-          {"acceptance", ParamType::Real, Dim::Dimensionless, "", "probability that a draft is accepted (DeepSeek-V3 reports 0.85-0.9; CloudMatrix-Infer assumes 0.7)"},
+          {"draft_tokens", ParamType::Integer, Dim::Dimensionless, "1", "tokens drafted per step (at most the model's mtp_modules; 0: no multi-token prediction)", {}, false, 0, true},
+          {"acceptance", ParamType::Real, Dim::Dimensionless, "", "probability that a draft is accepted (DeepSeek-V3 reports 0.85-0.9; CloudMatrix-Infer assumes 0.7)", {}, false, 0, true},
       }};
   return t;
 }
@@ -144,7 +144,8 @@ void read_mtp(const Section& ws, WorkloadSpec& w) {
   if (w.phase != Phase::decode) ws.fail("mtp", "multi-token prediction drafts tokens in phase decode only");
   w.mtp_drafts = s.integer("draft_tokens");
   w.mtp_acceptance = s.real("acceptance");
-  if (w.mtp_drafts < 1 || w.mtp_drafts > w.model.mtp_modules)
+  if (w.mtp_drafts == 0) return;  // switched off (e.g. --set workload.mtp.draft_tokens=0)
+  if (w.mtp_drafts > w.model.mtp_modules)
     s.fail("draft_tokens", fmt::format("value {}: model '{}' has {} MTP module(s); 1..{} drafts", w.mtp_drafts,
                                        w.model.name, w.model.mtp_modules, w.model.mtp_modules));
   if (!(w.mtp_acceptance >= 0 && w.mtp_acceptance <= 1)) s.fail("acceptance", "a probability: 0 to 1");

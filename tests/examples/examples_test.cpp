@@ -110,3 +110,24 @@ TEST_CASE("example_mixtral_tp_wins_latency_and_ep_wins_throughput", "[examples][
   const auto tp8 = run_report(base + "--set workload.batch=8 --set workload.parallel.tp=8");
   CHECK(tp8["summary"]["tpot_s"].get<double>() > 1.3 * tp1["summary"]["tpot_s"].get<double>());
 }
+
+TEST_CASE("example_deepseek_decode_batch_mtp_and_half_ub_bandwidth", "[examples][moe][deepseek]") {
+  const std::string base = "--system cloudmatrix384 --set system.devices=320 --workload deepseek-r1-decode-cm384 ";
+  const auto b16 = run_report(base + "--set workload.batch=16");
+  const auto b16_off = run_report(base + "--set workload.batch=16 --set workload.mtp.draft_tokens=0");
+  const auto b64 = run_report(base + "--set workload.batch=64");
+  const auto b48 = run_report(base);
+  const auto half = run_report(base + "--set system.planes.ub.link_bandwidth=14GB/s --set system.planes.ub.uplink_bandwidth=14GB/s");
+  auto per_npu = [](const nlohmann::json& r) { return r["summary"]["tokens_per_s"].get<double>() / 160; };
+  auto tpot = [](const nlohmann::json& r) { return r["summary"]["tpot_s"].get<double>(); };
+  CHECK(per_npu(b64) > per_npu(b16));
+  CHECK(tpot(b64) > tpot(b16));
+  CHECK(tpot(b16) < 0.9 * tpot(b16_off));  // MTP pays at small batch
+  auto a2a = [](const nlohmann::json& r) {
+    for (const auto& k : r["op_kinds"])
+      if (k["category"] == "all_to_all_v") return k["time_s"].get<double>();
+    return 0.0;
+  };
+  CHECK(a2a(half) == Approx(2 * a2a(b48)).epsilon(0.02));  // bandwidth-bound transfers
+  CHECK(tpot(half) > tpot(b48));
+}
