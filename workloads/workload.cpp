@@ -216,6 +216,8 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
   }
   if (w.parallel.ep > 1 && !w.model.moe.enabled())
     s.fail("parallel", fmt::format("parallel.ep = {} but model '{}' has no experts", w.parallel.ep, w.model.name));
+  if (w.moe.shared_replicas > 0 && w.parallel.ep == 1)
+    s.fail("moe", "shared_replicas dispatch tokens to the ranks that host the shared expert: they need parallel.ep > 1");
   if (w.model.moe.enabled() && w.parallel.ep > 1 &&
       (w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts) < w.parallel.ep)
     s.fail("moe", fmt::format("{} expert slots (routed + redundant + shared replicas) leave ranks of ep = {} without an expert",

@@ -1,6 +1,9 @@
 // What every block needs to emit its Steps: the workload and model, the numeric formats (bytes
 // per element of each class of tensor), the tensor-parallel layout and this pipeline stage.
 #pragma once
+#include <map>
+#include <memory>
+#include <utility>
 #include "workloads/blocks/numerics.h"
 #include "workloads/blocks/step.h"
 #include "workloads/layouts/pipeline.h"
@@ -33,6 +36,10 @@ struct BlockContext {
   [[nodiscard]] bool hf_model() const { return w.phase != Phase::block; }
   /// The model's dropout is applied (training with dropout on).
   [[nodiscard]] bool dropout() const { return training() && w.dropout && m.dropout > 0; }
+
+  /// Routing results of MoE layers, by (layer, tokens): every decode step and micro-batch of a
+  /// layer routes alike (seeded by layer), so placement runs once per layer, not per step.
+  mutable std::map<std::pair<long, double>, std::shared_ptr<const void>> moe_cache;
 };
 
 }  // namespace orrery::transformer

@@ -39,7 +39,19 @@ void expert_mlp(const BlockContext& c, Steps& prog, const std::string& name, dou
 
 }  // namespace
 
+namespace {
+MoeLayerLoad route_layer(const BlockContext& c, double tokens, long layer);
+}  // namespace
+
 MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
+  auto& slot = c.moe_cache[{layer, tokens}];
+  if (!slot) slot = std::make_shared<const MoeLayerLoad>(route_layer(c, tokens, layer));
+  return *std::static_pointer_cast<const MoeLayerLoad>(slot);
+}
+
+namespace {
+
+MoeLayerLoad route_layer(const BlockContext& c, double tokens, long layer) {
   const MoeSpec& moe = c.m.moe;
   const MoeRouting& r = c.w.moe;
   const long ep = c.w.parallel.ep;
@@ -60,6 +72,8 @@ MoeLayerLoad moe_layer_load(const BlockContext& c, double tokens, long layer) {
   for (double l : pl.rank_load) out.shares.push_back(total > 0 ? l / total : 0.0);
   return out;
 }
+
+}  // namespace
 
 std::vector<MoeLayerLoad> moe_loads(const WorkloadSpec& w, int stage) {
   const BlockContext c(w, stage);
