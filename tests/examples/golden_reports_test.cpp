@@ -58,15 +58,8 @@ nlohmann::json digest(const nlohmann::json& ops) {
 }  // namespace
 
 TEST_CASE("example_reports_match_their_recorded_goldens", "[examples][golden]") {
-  std::ifstream cases(source_path("tests/golden/reports/cases.txt"));
-  REQUIRE(cases);
-  std::string line;
   int checked = 0;
-  while (std::getline(cases, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto bar = line.find('|');
-    const std::string name = line.substr(0, line.find_last_not_of(' ', bar - 1) + 1);
-    const std::string args = line.substr(bar + 1);
+  for (const auto& [name, args] : golden_cases("tests/golden/reports/cases.txt")) {
     INFO(name << ":" << args);
     std::ifstream f(source_path("tests/golden/reports/" + name + ".json"));
     REQUIRE(f);

@@ -29,6 +29,21 @@ std::string temp_name(const char* what) {
 
 nlohmann::json run_report_ops(const std::string& args) { return run_report(args + " --op-records"); }
 
+std::vector<GoldenCase> golden_cases(const std::string& relative) {
+  std::ifstream in(source_path(relative));
+  REQUIRE(in);
+  std::vector<GoldenCase> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto bar = line.find('|');
+    std::string name = line.substr(0, bar);
+    name.erase(name.find_last_not_of(' ') + 1);
+    out.push_back({name, line.substr(bar + 1)});
+  }
+  return out;
+}
+
 std::string source_path(const std::string& relative) {
   return std::string(ORRERY_SOURCE_DIR) + "/" + relative;
 }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 namespace orrery::test {
 
@@ -18,6 +19,12 @@ CliResult run_orrery(const std::string& args);
 nlohmann::json run_report(const std::string& args);
 /// The same with `--op-records`: the report lists every op of the reported step.
 nlohmann::json run_report_ops(const std::string& args);
+/// One line `name | orrery arguments` of a golden cases file (tests/golden/*/cases.txt).
+struct GoldenCase {
+  std::string name, args;
+};
+/// The cases of `relative` (blank lines and # comments skipped); REQUIREs that it opens.
+std::vector<GoldenCase> golden_cases(const std::string& relative);
 /// Absolute path of a file in the source tree.
 std::string source_path(const std::string& relative);
 

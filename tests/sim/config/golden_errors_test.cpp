@@ -11,16 +11,8 @@
 using namespace orrery::test;
 
 TEST_CASE("bad_input_gets_the_golden_error_message_and_exit_code_2", "[config][golden]") {
-  std::ifstream cases(source_path("tests/golden/errors/cases.txt"));
-  REQUIRE(cases);
-  std::string line;
   int checked = 0;
-  while (std::getline(cases, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto bar = line.find('|');
-    std::string name = line.substr(0, bar);
-    name.erase(name.find_last_not_of(' ') + 1);
-    const std::string args = line.substr(bar + 1);
+  for (const auto& [name, args] : golden_cases("tests/golden/errors/cases.txt")) {
     std::ifstream golden(source_path("tests/golden/errors/" + name + ".txt"));
     std::stringstream expected;
     expected << golden.rdbuf();
