@@ -73,17 +73,17 @@ Op make_comm(const std::string& name, CommKind op, double bytes, CommGroup group
   return o;
 }
 
-void check_op_budget(size_t ops) {
-  if (ops >= kMaxOps)
+void check_op_budget(double ops) {
+  if (ops >= double(kMaxOps))
     throw ConfigError(fmt::format(
-        "the workload needs {} operators, more than the {} a run may simulate (about {:.1f} GB of "
+        "the workload needs {:.4g} operators, more than the {} a run may simulate (about {:.1f} GB of "
         "the simulator's own memory); reduce workload.iterations, decode_tokens, grad_accum, "
         "parallel.microbatches or the model's layers",
         ops, kMaxOps, double(kMaxOps) * 300 / 1e9));
 }
 
 OpId GraphBuilder::add(Op op) {
-  check_op_budget(graph_.size() + 1);
+  check_op_budget(double(graph_.size() + 1));
   op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
   op.layer = layer_;
   op.iteration = iteration_;
@@ -96,7 +96,7 @@ OpId GraphBuilder::add(Op op) {
 }
 
 OpId GraphBuilder::add_side(Op op, int stream) {
-  check_op_budget(graph_.size() + 1);
+  check_op_budget(double(graph_.size() + 1));
   op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
   op.layer = layer_;
   op.iteration = iteration_;

@@ -32,7 +32,7 @@ namespace orrery {
 /// own memory and tens of seconds (a 64-token GPT-2 XL decode has 43,520).
 constexpr size_t kMaxOps = 5'000'000;
 /// Throws a ConfigError naming the keys to change when `ops` is over the budget.
-void check_op_budget(size_t ops);
+void check_op_budget(double ops);
 
 class GraphBuilder {
  public:

@@ -23,7 +23,7 @@ OpGraph build_graph(const WorkloadSpec& w, int stage) {
       case Phase::collective: break;
     }
     // Every iteration is the same size: refuse a run too large to simulate after the first.
-    if (it == 0) check_op_budget(g.graph().size() * static_cast<size_t>(w.iterations));
+    if (it == 0) check_op_budget(double(g.graph().size()) * double(w.iterations));
   }
   return g.take();
 }

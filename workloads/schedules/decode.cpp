@@ -74,7 +74,7 @@ void decode(StageProgram& s, int it) {
     const long n = it * s.w.decode_tokens + t;  // token steps so far, over iterations
     for (int j = 0; j < m; ++j) decode_micro_batch(s, x, n, j, kv, boundary);
     // Every token step is the same size: refuse a run too large to simulate after the first.
-    if (n == 0) check_op_budget(s.g.graph().size() * static_cast<size_t>(s.w.decode_tokens * s.w.iterations));
+    if (n == 0) check_op_budget(double(s.g.graph().size()) * double(s.w.decode_tokens) * double(s.w.iterations));
   }
   s.g.join_side();
 }
