@@ -11,6 +11,7 @@
 #include "sim/report/sections.h"
 #include "sim/report/trace.h"
 #include "sim/engine/process_guard.h"
+#include "sim/run/comm_hub.h"
 #include "sim/run/simulation.h"
 #include "sim/units/quantity.h"
 
@@ -31,14 +32,8 @@ const Plane& collective_plane(const LoadedRun& run) {
   const auto carries = [](const Plane& p) {
     return std::find(p.traffic.begin(), p.traffic.end(), "collective") != p.traffic.end();
   };
-  const auto joins_group = [&](const Plane& p) {
-    for (size_t i = 0; i < run.workload.collective.group.size(); ++i)
-      for (size_t j = 0; j < run.workload.collective.group.size(); ++j)
-        if (i != j && !p.connects(EndpointId{run.workload.collective.group[i]}, EndpointId{run.workload.collective.group[j]})) return false;
-    return true;
-  };
   for (const auto& p : run.planes)
-    if (carries(p) && joins_group(p)) return p;
+    if (carries(p) && joins(p, run.workload.collective.group)) return p;
   for (const auto& p : run.planes)
     if (carries(p)) return p;
   return run.planes.front();

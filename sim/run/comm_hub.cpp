@@ -18,13 +18,6 @@ CommGroup opposite(CommGroup g) {
   return g == CommGroup::PipelineNext ? CommGroup::PipelinePrev : CommGroup::PipelineNext;
 }
 
-bool joins(const Plane& p, const std::vector<int>& members) {
-  for (size_t i = 0; i < members.size(); ++i)
-    for (size_t j = 0; j < members.size(); ++j)
-      if (i != j && !p.connects(EndpointId{members[i]}, EndpointId{members[j]})) return false;
-  return true;
-}
-
 /// all_to_all_v among n ranks that each send `op.bytes`, split by `op.shares` over the group
 /// (their own share stays local): sizes[i][j] = bytes x share[j]; a reverse op (a combine)
 /// sends the same amounts back: sizes[j][i].
@@ -42,6 +35,13 @@ std::vector<std::vector<double>> traffic_matrix(const CommOp& op, size_t n) {
 }
 
 }  // namespace
+
+bool joins(const Plane& p, const std::vector<int>& members) {
+  for (size_t i = 0; i < members.size(); ++i)
+    for (size_t j = 0; j < members.size(); ++j)
+      if (i != j && !p.connects(EndpointId{members[i]}, EndpointId{members[j]})) return false;
+  return true;
+}
 
 CommHub::CommHub(sc_core::sc_module_name name, const ParallelSpec& par,
                  const std::vector<Plane>& planes, std::vector<int> ranks)

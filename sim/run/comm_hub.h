@@ -28,6 +28,9 @@
 
 namespace orrery {
 
+/// Every member of `members` reaches every other on plane `p`.
+[[nodiscard]] bool joins(const Plane& p, const std::vector<int>& members);
+
 /// The plane a group's transfers use: among planes joining all members, those carrying the
 /// group's traffic class first (a plane with no traffic list carries everything), then the
 /// highest link bandwidth x efficiency. Throws ConfigError when no plane joins them.
