@@ -29,6 +29,9 @@ std::vector<ParamDecl> common_tail_params() {
       {"access_latency", ParamType::Quantity, Dim::Time, "0 us", "point-to-point: time a device takes to serve a remote read or write", {}, false, 0, true},
       {"cpu_access_latency", ParamType::Quantity, Dim::Time, "", "point-to-point: the same for a CPU (default: access_latency)", {}, true, 0, true},
       {"write_latency", ParamType::Quantity, Dim::Time, "0 us", "point-to-point: extra time before a write is acknowledged (commit at the target)", {}, false, 0, true},
+      {"fused_dispatch_startup", ParamType::Quantity, Dim::Time, "", "fused MoE dispatch (vector cores write tokens into peers' memory, moe.a2a: fused): fixed cost per call (launch, token-count exchange, layout, barrier); with fused_combine_startup and fused_per_peer, the plane supports fused all-to-all-v", {}, true, 0, true},
+      {"fused_combine_startup", ParamType::Quantity, Dim::Time, "", "fused MoE combine: fixed cost per call (launch, barrier)", {}, true, 0, true},
+      {"fused_per_peer", ParamType::Quantity, Dim::Time, "", "fused dispatch/combine: cost per destination rank (descriptors, completion flag)", {}, true, 0, true},
   };
 }
 
@@ -85,6 +88,16 @@ Plane read_plane_settings(const Section& s, const std::string& name, const Syste
   p.access_latency = s.quantity("access_latency");
   p.cpu_access_latency = s.has("cpu_access_latency") ? s.quantity("cpu_access_latency") : p.access_latency;
   p.write_latency = s.quantity("write_latency");
+  // Fused all-to-all-v support: all three keys or none.
+  std::string present, missing;
+  for (const char* k : {"fused_dispatch_startup", "fused_combine_startup", "fused_per_peer"})
+    (s.has(k) ? present : missing) = k;
+  if (!present.empty() && !missing.empty())
+    s.fail(present, fmt::format("also needs {}: a plane that supports fused all-to-all-v declares "
+                                "fused_dispatch_startup, fused_combine_startup and fused_per_peer", missing));
+  if (!present.empty())
+    p.fused = Plane::Fused{s.quantity("fused_dispatch_startup"), s.quantity("fused_combine_startup"),
+                           s.quantity("fused_per_peer")};
   if (p.cpus && shape.cpus_per_node == 0)
     s.fail("cpus", "the system has no CPUs (system.cpus_per_node is 0); set cpus_per_node or remove this key");
   return p;

@@ -3,6 +3,7 @@
 // over the alternatives (ECMP). This is the plain data the network module simulates; the
 // topology builders (topologies/) fill it from a YAML section.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,15 @@ class Plane {
   double access_latency = 0;      // a device serving a remote read or write
   double cpu_access_latency = 0;  // a CPU serving one
   double write_latency = 0;       // extra time before a write is acknowledged
+  /// Fused all-to-all-v (MoE dispatch/combine kernels whose vector cores store tokens straight
+  /// into peers' memory, no DMA start-up): what such a transfer costs on top of moving its
+  /// bytes (see CommHub::fused_overhead). Absent on planes without load/store semantics.
+  struct Fused {
+    double dispatch_startup = 0;  // launch, token-count exchange and layout, final barrier
+    double combine_startup = 0;   // launch and final barrier (the layout is known)
+    double per_peer = 0;          // per destination rank: its descriptors and completion flag
+  };
+  std::optional<Fused> fused;
 
   /// Adds a node and returns its index; a switch has no endpoint.
   int add_node(const std::string& node_name, EndpointId endpoint = EndpointId{});

@@ -77,6 +77,10 @@ struct CommOp {
   /// its own bytes (tokens routed alike wherever they come from).
   std::shared_ptr<const std::vector<double>> shares;
   bool reverse = false;   // all_to_all_v: the transpose (a combine returning what was dispatched)
+  /// all_to_all_v run by a fused MoE kernel (vector cores store into peers' memory) instead of
+  /// the communication library's collective; its plane prices the kernel (Plane::fused).
+  enum class Fused { no, dispatch, combine };
+  Fused fused = Fused::no;
 };
 
 struct Op {

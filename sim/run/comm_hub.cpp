@@ -246,9 +246,29 @@ void CommHub::run_groups(const CommOp& op, const std::vector<std::vector<int>>& 
     });
 }
 
+double fused_overhead(const Plane& p, CommOp::Fused kind, size_t members) {
+  if (!p.fused)
+    throw ConfigError(fmt::format(
+        "moe.a2a: fused needs the plane carrying expert traffic ('{}') to support fused "
+        "all-to-all-v (a load/store fabric: set fused_dispatch_startup, fused_combine_startup and "
+        "fused_per_peer on it), or use moe.a2a: collective", p.name));
+  const double startup = kind == CommOp::Fused::dispatch ? p.fused->dispatch_startup : p.fused->combine_startup;
+  return startup + double(members - 1) * p.fused->per_peer;
+}
+
 void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId plane,
                        std::function<void()> done) {
   NetworkModule& net = network(plane);
+  if (op.fused != CommOp::Fused::no) {
+    // The kernel's fixed and per-peer costs first, then its stores move the bytes.
+    CommOp plain = op;
+    plain.fused = CommOp::Fused::no;
+    after(fused_overhead(net.plane(), op.fused, group.size()),
+          [this, plain, group, plane, done = std::move(done)]() mutable {
+            transfer(plain, group, plane, std::move(done));
+          });
+    return;
+  }
   const double now = sc_core::sc_time_stamp().to_seconds();
   const bool aggregate_running = aggregate_until_[&net] > now;
   if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ &&

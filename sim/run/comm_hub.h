@@ -28,6 +28,12 @@
 
 namespace orrery {
 
+/// What a fused all-to-all-v kernel costs on plane `p` on top of moving its bytes, for a group
+/// of `members` ranks (docs/models.md, "Fused dispatch and combine"):
+///   overhead = startup(dispatch | combine) + (members - 1) x per_peer
+/// Throws ConfigError when the plane has no fused support (Plane::fused).
+[[nodiscard]] double fused_overhead(const Plane& p, CommOp::Fused kind, size_t members);
+
 /// Every member of `members` reaches every other on plane `p`.
 [[nodiscard]] bool joins(const Plane& p, const std::vector<int>& members);
 

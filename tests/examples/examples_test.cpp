@@ -128,6 +128,10 @@ TEST_CASE("example_deepseek_decode_batch_mtp_and_half_ub_bandwidth", "[examples]
       if (k["category"] == "all_to_all_v") return k["time_s"].get<double>();
     return 0.0;
   };
-  CHECK(a2a(half) == Approx(2 * a2a(b48)).epsilon(0.02));  // bandwidth-bound transfers
+  // The fused kernels' fixed and per-peer costs do not depend on the link bandwidth; the time
+  // their bytes take at the ports (what the library all-to-all-v takes) doubles.
+  const auto b48_library = run_report(base + "--set workload.moe.a2a=collective");
+  CHECK(a2a(half) - a2a(b48) == Approx(a2a(b48_library)).epsilon(0.05));
+  CHECK(a2a(b48) > a2a(b48_library));
   CHECK(tpot(half) > tpot(b48));
 }

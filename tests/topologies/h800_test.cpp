@@ -19,7 +19,7 @@ TEST_CASE("h800_cluster_cut_to_32_gpus_runs_expert_parallel_over_infiniband", "[
   const auto r = run_report("--system h800-cluster --set system.devices=32 --workload deepseek-r1-decode-cm384 "
                             "--set workload.precision=fp8 --set workload.weights=fp8 --set workload.parallel.ep=32 "
                             "--set workload.moe.shared_replicas=0 --set workload.moe.redundant_experts=0 "
-                            "--set workload.batch=16");
+                            "--set workload.batch=16 --set workload.moe.a2a=collective");
   CHECK(r["summary"]["devices"] == 32);
   CHECK(r["system"]["device"]["name"] == "h800-sxm");
   // NVLink joins only the GPUs of one node: an expert group of 32 spans 4 nodes on InfiniBand.

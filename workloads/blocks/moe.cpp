@@ -100,18 +100,24 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
   // in one fused kernel: reads T*E fp32 logits, writes T*k ids and weights (8 bytes each).
   prog.push_back(forward_only(cold(make_gemm(q + ".gate", T, E, d, mm))));
   prog.push_back(forward_only(make_vector(q + ".topk", "moe_topk", T * E, 4 + 8 * k / E, 8, Dtype::fp32)));
-  // Permute: gather each token's row once per chosen expert (reads T*d, writes T*k*d).
   const double dispatched = k + (r.shared_replicas > 0 ? 1.0 : 0.0);  // assignments per token
-  prog.push_back(forward_only(make_vector(q + ".permute", "moe_permute", T * dispatched * d, ab + ab / dispatched, 0, c.n.act)));
+  // A fused dispatch kernel gathers, quantises and stores the tokens itself (its cost is the
+  // plane's fused_* constants, fitted on measured fused calls that include that work).
+  const bool fused = ep && r.fused_a2a;
+  // Permute: gather each token's row once per chosen expert (reads T*d, writes T*k*d).
+  if (!fused)
+    prog.push_back(forward_only(make_vector(q + ".permute", "moe_permute", T * dispatched * d, ab + ab / dispatched, 0, c.n.act)));
   if (ep) {
     double slot_bytes = 2 * d;
     if (r.int8_dispatch) {
       // Per-token dynamic quantisation to int8: reads bf16, writes int8 and one scale.
-      prog.push_back(forward_only(make_vector(q + ".quant", "quantize", T * dispatched * d, ab + 1, 3, c.n.act)));
+      if (!fused)
+        prog.push_back(forward_only(make_vector(q + ".quant", "quantize", T * dispatched * d, ab + 1, 3, c.n.act)));
       slot_bytes = d + kScaleSlot;
     }
     Op dispatch = make_comm(q + ".dispatch", CommKind::AllToAllV, T * dispatched * slot_bytes, CommGroup::Expert);
     dispatch.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
+    if (fused) dispatch.comm.fused = CommOp::Fused::dispatch;
     prog.push_back(forward_only(std::move(dispatch)));
   }
   c.tp.enter(prog, q, T, d, ab);
@@ -128,11 +134,12 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
     Op combine = make_comm(q + ".combine", CommKind::AllToAllV, T * dispatched * 2 * d, CommGroup::Expert);
     combine.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
     combine.comm.reverse = true;
+    if (fused) combine.comm.fused = CommOp::Fused::combine;
     prog.push_back(forward_only(std::move(combine)));
   }
   // Un-permute and weighted sum: reads T*k rows and the weights, writes T*d (+ the shared
-  // expert's output added in).
-  prog.push_back(forward_only(make_vector(q + ".combine_sum", "moe_unpermute", T * dispatched * d, ab + ab / dispatched, 2, c.n.act)));
+  // expert's output added in). A fused combine kernel sums the rows as they arrive.
+  if (!fused) prog.push_back(forward_only(make_vector(q + ".combine_sum", "moe_unpermute", T * dispatched * d, ab + ab / dispatched, 2, c.n.act)));
   (void)call;
 }
 
