@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "hw/core_partition.h"
 #include "sim/engine/fluid.h"
 
 namespace orrery {
@@ -19,7 +22,14 @@ constexpr double kEpsilon = 2e-12;  // seconds; twice SystemC's default 1 ps res
 KernelDeviceModule::KernelDeviceModule(sc_core::sc_module_name name, const DeviceSpec& spec,
                                        OpSource& source, std::vector<OpRecord>& records)
     : sc_module(name), spec_(spec), source_(source), records_(records) {
+  specs_.push_back(spec);
   names_.engines = {spec.matrix_engine().name, spec.vector_engine().name};
+  check_disjoint(spec, source.partitions());
+  for (const CorePartition& p : source.partitions()) {
+    specs_.push_back(partition_spec(spec, p));
+    names_.engines.push_back(fmt::format("{}[{}]", spec.matrix_engine().name, p.name));
+    names_.engines.push_back(fmt::format("{}[{}]", spec.vector_engine().name, p.name));
+  }
   for (const auto& m : spec.memory) names_.memory.push_back(m.name);
   engine_busy_.assign(names_.engines.size(), false);
   engine_free_at_.assign(names_.engines.size(), 0.0);
@@ -35,7 +45,9 @@ const KernelCost& KernelDeviceModule::cost(OpId id) {
   }
   if (!costed_[id]) {
     const Op& op = source_.op(id);
-    if (op.kind != OpKind::Host && op.kind != OpKind::Comm) costs_[id] = kernel_cost(spec_, op);
+    if (op.partition < 0 || static_cast<size_t>(op.partition) >= specs_.size())
+      throw std::logic_error("op '" + op.name + "' runs on a core partition its source does not declare");
+    if (op.kind != OpKind::Host && op.kind != OpKind::Comm) costs_[id] = kernel_cost(specs_[static_cast<size_t>(op.partition)], op);
     costed_[id] = true;
   }
   return costs_[id];
@@ -145,8 +157,9 @@ void KernelDeviceModule::start_ready(double now) {
         break;
       }
       KernelCost cost = this->cost(id);
-      const int engine = cost.engine == EngineKind::Matrix ? 0 : 1;
-      if (engine_busy_[engine]) break;
+      const int kind = cost.engine == EngineKind::Matrix ? 0 : 1;
+      if (engine_blocked(op.partition, kind)) break;
+      const size_t engine = engine_of(op.partition, kind);
       if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;
       queue.pop_front();
       engine_busy_[engine] = true;
@@ -163,16 +176,25 @@ void KernelDeviceModule::start_ready(double now) {
       const double alone_bw = std::min(spec_.memory[static_cast<size_t>(cost.level)].sustained(),
                                        cost.bandwidth_cap);
       r.memory_s = cost.bytes / alone_bw;
-      r.engine = names_.engines[static_cast<size_t>(engine)];
+      r.engine = names_.engines[engine];
       if (r.overhead_s > std::max(r.compute_s, r.memory_s))
         r.bound = "kernel overhead";
       else if (r.compute_s >= r.memory_s)
-        r.bound = cost.vector_bound ? names_.engines[1] : r.engine;
+        r.bound = cost.vector_bound ? names_.engines[engine_of(op.partition, 1)] : r.engine;
       else
         r.bound = names_.memory[static_cast<size_t>(cost.level)];
-      active_.push_back({id, cost, engine});
+      active_.push_back({id, cost, static_cast<int>(engine)});
     }
   }
+}
+
+bool KernelDeviceModule::engine_blocked(int partition, int kind) const {
+  if (engine_busy_[engine_of(partition, kind)]) return true;
+  // A whole-device kernel needs every partition's cores of its kind, and the other way round.
+  if (partition != 0) return engine_busy_[engine_of(0, kind)];
+  for (size_t p = 1; p < specs_.size(); ++p)
+    if (engine_busy_[engine_of(static_cast<int>(p), kind)]) return true;
+  return false;
 }
 
 void KernelDeviceModule::assign_rates() {

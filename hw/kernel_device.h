@@ -1,5 +1,6 @@
 // SystemC model of a kernel-by-kernel device (GPU, Gaudi, Ascend): streams that run launched
-// kernels in order, engines that run one kernel each at a time, and memory levels whose
+// kernels in order, engines that run one kernel each at a time (one matrix and one vector
+// engine per core partition when the workload splits the cores), and memory levels whose
 // bandwidth concurrent kernels share max-min fairly. One SC_METHOD wakes itself at the next
 // kernel completion: events grow with kernels, never with bytes or cycles.
 #pragma once
@@ -52,7 +53,13 @@ class KernelDeviceModule : public sc_core::sc_module, public Device {
   const KernelCost& cost(OpId id);
   void finished(OpId id, double now);
 
+  /// Engine index of kind `kind` (0 matrix, 1 vector) in core partition `partition`.
+  [[nodiscard]] static size_t engine_of(int partition, int kind) { return 2 * static_cast<size_t>(partition) + static_cast<size_t>(kind); }
+  /// The engine is busy, or (whole device vs partitions) another holds its cores.
+  [[nodiscard]] bool engine_blocked(int partition, int kind) const;
+
   const DeviceSpec& spec_;
+  std::vector<DeviceSpec> specs_;  // per core partition; [0] the whole device
   OpSource& source_;
   std::vector<OpRecord>& records_;
   std::vector<KernelCost> costs_;  // per op, computed when the host issues it

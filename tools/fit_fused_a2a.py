@@ -23,11 +23,12 @@ os.chdir(root)
 orrery = os.environ.get("ORRERY", "./build/orrery")
 table = json.load(open("tests/data/cloudmatrix384_moe_a2a.json"))
 
-# The scenario of the table: DeepSeek-R1 MoE layers, 128 tokens per rank, no MTP, top-8 routed
+# The scenario of the table: DeepSeek-R1 MoE layers, 128 tokens per rank (the preset runs two
+# micro-batches: batch 256), no MTP, top-8 routed
 # experts only (no shared-expert replicas, no redundant copies), INT8 dispatch. Eight layers
 # keep the weights within a die's memory at EP8; the per-layer transfer does not depend on it.
 SCENARIO = ["--system", "cloudmatrix384", "--workload", "deepseek-r1-decode-cm384",
-            "--set", "workload.batch=128", "--set", "workload.mtp.draft_tokens=0",
+            "--set", "workload.batch=256", "--set", "workload.mtp.draft_tokens=0",
             "--set", "workload.moe.shared_replicas=0", "--set", "workload.moe.redundant_experts=0",
             "--set", "workload.model.layers=8", "--set", "workload.seq_len=512"]
 

@@ -41,6 +41,7 @@ const ParamTable& workload_params() {
           {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
           {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
           {"moe", ParamType::Section, Dim::Dimensionless, "", "MoE models: routing and expert placement (see `moe_routing`)", {}, true},
+          {"overlap", ParamType::Section, Dim::Dimensionless, "", "prefill/decode: split the cores into an attention and a feed-forward partition whose streams overlap micro-batches (see `overlap`; needs parallel.microbatches >= 2)", {}, true},
           {"mtp", ParamType::Section, Dim::Dimensionless, "", "decode with multi-token prediction (see `mtp`)", {}, true},
           {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
@@ -131,6 +132,28 @@ const ParamTable& mtp_params() {
   return t;
 }
 
+const ParamTable& overlap_params() {
+  static const ParamTable t{
+      "overlap",
+      "Micro-batch overlap on partitioned cores (CloudMatrix-Infer's decode): layer by layer, micro-batch j's feed-forward (MLP or MoE: gate, dispatch, experts, combine) runs on its partition while micro-batch j+1's attention runs on the other. Ops outside the layers use the whole device.",
+      {
+          {"attention", ParamType::Section, Dim::Dimensionless, "", "cores of the attention stream (norms, attention, output projection) (see `core_partition`)"},
+          {"ffn", ParamType::Section, Dim::Dimensionless, "", "cores of the feed-forward stream (see `core_partition`)"},
+      }};
+  return t;
+}
+
+const ParamTable& core_partition_params() {
+  static const ParamTable t{
+      "core_partition",
+      "A share of the device's cores; each is costed as the device with that many units and that share of each engine's peak (memory bandwidth is shared).",
+      {
+          {"matrix_units", ParamType::Integer, Dim::Dimensionless, "", "units of the matrix engine (cube cores, SMs)"},
+          {"vector_units", ParamType::Integer, Dim::Dimensionless, "", "units of the vector engine (vector cores; a GPU's SMs)"},
+      }};
+  return t;
+}
+
 double accepted_tokens_per_step(const WorkloadSpec& w) {
   double tokens = 1, p = 1;
   for (long i = 0; i < w.mtp_drafts; ++i) tokens += (p *= w.mtp_acceptance);
@@ -149,6 +172,24 @@ void read_mtp(const Section& ws, WorkloadSpec& w) {
     s.fail("draft_tokens", fmt::format("value {}: model '{}' has {} MTP module(s); 1..{} drafts", w.mtp_drafts,
                                        w.model.name, w.model.mtp_modules, w.model.mtp_modules));
   if (!(w.mtp_acceptance >= 0 && w.mtp_acceptance <= 1)) s.fail("acceptance", "a probability: 0 to 1");
+}
+
+void read_overlap(const Section& ws, WorkloadSpec& w) {
+  const Section s(ws.node("overlap"), ws.path_of("overlap"), overlap_params());
+  if (w.phase != Phase::decode && w.phase != Phase::prefill)
+    ws.fail("overlap", "micro-batch overlap is for phases prefill and decode");
+  if (w.parallel.microbatches < 2)
+    ws.fail("overlap", fmt::format("overlap needs parallel.microbatches >= 2 (it is {})", w.parallel.microbatches));
+  if (w.parallel.pp > 1) ws.fail("overlap", "overlap with pipeline parallelism (pp > 1) is not modelled");
+  if (w.model.parallel_residual)
+    ws.fail("overlap", fmt::format("model '{}' has a parallel residual: its attention and MLP read the same input", w.model.name));
+  for (const char* name : {"attention", "ffn"}) {
+    const Section p(s.node(name), s.path_of(name), core_partition_params());
+    const long mu = p.integer("matrix_units"), vu = p.integer("vector_units");
+    if (mu < 1) p.fail("matrix_units", "at least 1");
+    if (vu < 1) p.fail("vector_units", "at least 1");
+    w.overlap.push_back({name, double(mu), double(vu)});
+  }
 }
 
 }  // namespace
@@ -222,6 +263,10 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
       (w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts) < w.parallel.ep)
     s.fail("moe", fmt::format("{} expert slots (routed + redundant + shared replicas) leave ranks of ep = {} without an expert",
                               w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts, w.parallel.ep));
+  if (s.has("overlap")) {
+    if (!model_phase) s.fail("overlap", fmt::format("phase {} runs no model; remove the key", phase));
+    read_overlap(s, w);
+  }
   if (w.phase != Phase::train && s.has("optimizer"))
     s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));
   if (w.phase != Phase::block && s.has("backward"))

@@ -45,6 +45,9 @@ struct WorkloadSpec {
   ParallelSpec parallel;              // how the work is spread over the system's devices
   long grad_accum = 1;                // train: micro-steps per optimizer step
   MoeRouting moe;                     // routing and expert placement (MoE models)
+  /// Two core partitions (attention, feed-forward) whose streams overlap micro-batches (empty:
+  /// every op on the whole device, micro-batch after micro-batch).
+  std::vector<CorePartition> overlap;
   long mtp_drafts = 0;                // decode: tokens drafted per step by the model's MTP modules
   double mtp_acceptance = 0;          // probability that a draft is accepted
 };
@@ -54,6 +57,8 @@ struct WorkloadSpec {
 /// if every earlier one was accepted; Leviathan et al. 2023); 1 without multi-token prediction.
 [[nodiscard]] double accepted_tokens_per_step(const WorkloadSpec& w);
 [[nodiscard]] const ParamTable& mtp_params();
+[[nodiscard]] const ParamTable& overlap_params();
+[[nodiscard]] const ParamTable& core_partition_params();
 [[nodiscard]] const ParamTable& workload_params();
 [[nodiscard]] const ParamTable& micro_op_params();
 /// `devices` is the system's device count (a collective's `group: all`).

@@ -12,6 +12,7 @@ namespace orrery {
 struct VectorEngineSpec {
   std::string name;
   std::map<Dtype, double> peak;         // FLOP/s per dtype
+  int units = 0;                        // parallel cores (0: as many as the matrix engine's units)
   double attention_score_cost = 0;      // vector FLOP-equivalents per attention score (exp, max, scale)
 };
 

@@ -40,7 +40,7 @@ std::string list_text(const std::string& what, bool markdown) {
       out += describe_table(shown, markdown);
     }
     out += describe_table(plane_params(), markdown);
-    for (const ParamTable* t : {&workload_params(), &parallel_params(), &model_params(), &mla_params(), &moe_params(), &moe_routing_params(), &mtp_params(), &micro_op_params(), &collective_params()})
+    for (const ParamTable* t : {&workload_params(), &parallel_params(), &model_params(), &mla_params(), &moe_params(), &moe_routing_params(), &mtp_params(), &overlap_params(), &core_partition_params(), &micro_op_params(), &collective_params()})
       out += describe_table(*t, markdown);
   }
   return out;

@@ -101,11 +101,21 @@ struct Op {
   HostWork host_work = HostWork::None;  // kind == Host: which host cost applies
   int host_units = 1;    // kind == Host: how many of them (e.g. Python ops of bookkeeping)
   int stream = 0;        // device stream; ops of one stream run in issue order
+  int partition = 0;     // cores it runs on: 0 the whole device, k the graph's partitions()[k-1]
   bool sync = false;     // the host waits for this op to finish before issuing more
   bool cold = false;     // reads operands not touched recently (weights, KV cache): never
                          // served by an on-chip cache, whatever its size
   int iteration = 0;     // repeated steps (micro-benchmark loops, decode tokens)
   CommOp comm;           // kind == Comm
+};
+
+/// A share of the device's cores that some ops run on while other ops run on another share
+/// (CloudMatrix-Infer's decode: an attention stream on 16 cube + 32 vector cores, an MoE
+/// stream on 8 + 16). Units are the device engines' units (cube cores, SMs, vector cores).
+struct CorePartition {
+  std::string name;
+  double matrix_units = 0;
+  double vector_units = 0;
 };
 
 /// Index of an op in its graph or source: dense, in program (issue) order.
@@ -133,8 +143,12 @@ class OpGraph {
     return {deps_.data() + offsets_[id], deps_.data() + offsets_[id + 1]};
   }
   [[nodiscard]] size_t dep_count() const { return deps_.size(); }
+  /// The core partitions the ops' `partition` refers to (index k - 1 for partition k).
+  [[nodiscard]] const std::vector<CorePartition>& partitions() const { return partitions_; }
+  void set_partitions(std::vector<CorePartition> p) { partitions_ = std::move(p); }
 
  private:
+  std::vector<CorePartition> partitions_;
   std::vector<Op> ops_;
   std::vector<size_t> offsets_{0};  // deps of op i: deps_[offsets_[i], offsets_[i + 1])
   std::vector<OpId> deps_;

@@ -26,6 +26,11 @@ class OpSource {
   /// The simulation reports every finished op (`now` in simulated seconds), so a dynamic source
   /// can produce the ops that follow from it; it then tells its subscribers.
   virtual void op_done(OpId /*id*/, double /*now*/) {}
+  /// Core partitions the ops may run on (Op::partition); none: every op uses the whole device.
+  [[nodiscard]] virtual const std::vector<CorePartition>& partitions() const {
+    static const std::vector<CorePartition> none;
+    return none;
+  }
   /// Whoever pulls the ops (a host) subscribes to hear when a dynamic source added ops.
   void subscribe(std::function<void()> more) { subscribers_.push_back(std::move(more)); }
 
@@ -48,6 +53,9 @@ class GraphSource final : public OpSource {
     return graph_.deps(id);
   }
   [[nodiscard]] bool finished() const override { return true; }
+  [[nodiscard]] const std::vector<CorePartition>& partitions() const override {
+    return graph_.partitions();
+  }
   [[nodiscard]] const OpGraph& graph() const { return graph_; }
 
  private:

@@ -16,12 +16,13 @@ using namespace orrery::test;
 
 namespace {
 
-// The table's scenario: DeepSeek-R1 MoE layers, 128 tokens per rank, routed experts only, INT8
+// The table's scenario: DeepSeek-R1 MoE layers, 128 tokens per rank (per micro-batch: the
+// preset runs two, so batch 256), routed experts only, INT8
 // dispatch; 8 layers keep the weights within a die at EP8 (the transfer is per layer).
 std::map<std::string, double> median_latency(int ep, const std::string& a2a) {
   const int devices = ep < 16 ? 16 : ep;  // cuts of cloudmatrix384 are whole nodes of 16 dies
   const auto r = run_report_ops(
-      "--system cloudmatrix384 --workload deepseek-r1-decode-cm384 --set workload.batch=128 "
+      "--system cloudmatrix384 --workload deepseek-r1-decode-cm384 --set workload.batch=256 "
       "--set workload.mtp.draft_tokens=0 --set workload.moe.shared_replicas=0 "
       "--set workload.moe.redundant_experts=0 --set workload.model.layers=8 "
       "--set workload.seq_len=512 --set system.devices=" + std::to_string(devices) +

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+#include <stdexcept>
+
 #include "workloads/blocks/mla_attention.h"
 #include "workloads/blocks/mlp.h"
 #include "workloads/blocks/moe.h"
@@ -23,8 +26,11 @@ std::vector<double> feed_forward_gradients(const ModelSpec& m) { return dense_ml
 
 }  // namespace
 
-Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call,
-                        const std::string& prefix) {
+namespace {
+
+/// The layer's steps; `split` gets the index of the first feed-forward step.
+Steps build_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call,
+                  const std::string& prefix, size_t& split) {
   const std::string p = prefix.empty() ? fmt::format("h{}", l) : prefix;
   // Sequence parallel: norms, dropout and residual adds see T/tp tokens.
   const double d = x.d, Tn = c.tp.norm_tokens(x.T);
@@ -39,6 +45,7 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   if (drop) prog.push_back(dropout(c, p + ".attn.dropout", Tn * d));
   if (!c.m.parallel_residual) prog.push_back(residual_add(c, p + ".add_1", Tn, d, 1));
   prog.push_back(norm(c, p + ".ln_2", Tn, d));
+  split = prog.size();
   feed_forward(c, prog, p, x, call, l);
   if (drop) prog.push_back(dropout(c, p + ".mlp.dropout", Tn * d));
   // Llama family: the decoder layer and the MLP module (no dropout modules; sdpa stands for
@@ -47,6 +54,23 @@ Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const Layer
   // GPT-2: second residual add. NeoX parallel residual: x + attn + mlp (two adds).
   prog.push_back(residual_add(c, p + ".add_2", Tn, d, c.m.parallel_residual ? 2 : 1));
   return prog;
+}
+
+}  // namespace
+
+Steps transformer_layer(const BlockContext& c, int l, const Dims& x, const LayerCall& call,
+                        const std::string& prefix) {
+  size_t split = 0;
+  return build_layer(c, l, x, call, prefix, split);
+}
+
+LayerHalves transformer_layer_halves(const BlockContext& c, int l, const Dims& x, const LayerCall& call) {
+  if (c.m.parallel_residual) throw std::logic_error("parallel-residual layers have no sequential halves");
+  size_t split = 0;
+  Steps all = build_layer(c, l, x, call, "", split);
+  const auto cut = all.begin() + static_cast<long>(split);
+  return {Steps(std::make_move_iterator(all.begin()), std::make_move_iterator(cut)),
+          Steps(std::make_move_iterator(cut), std::make_move_iterator(all.end()))};
 }
 
 std::vector<double> layer_gradients(const ModelSpec& m) {

@@ -87,9 +87,14 @@ OpId GraphBuilder::add(Op op) {
   op.pass = op.pass == Pass::Forward ? pass_ : op.pass;
   op.layer = layer_;
   op.iteration = iteration_;
+  if (chain_ != 0) {
+    op.stream = chains_[chain_].stream;
+    op.partition = chains_[chain_].partition;
+  }
   const OpId id = graph_.add(std::move(op));
   if (last_ >= 0) graph_.add_dep(static_cast<OpId>(last_), id);
-  for (OpId side : join_) graph_.add_dep(side, id);
+  for (OpId side : join_)
+    if (static_cast<long>(side) != last_) graph_.add_dep(side, id);
   join_.clear();
   last_ = static_cast<long>(id);
   return id;
@@ -109,6 +114,15 @@ OpId GraphBuilder::add_side(Op op, int stream) {
   prev = static_cast<long>(id);
   pending_side_.push_back(id);
   return id;
+}
+
+void GraphBuilder::use_chain(int chain, int stream, int partition, const std::vector<OpId>& after) {
+  chains_[chain_].last = last_;
+  if (chains_.size() <= static_cast<size_t>(chain)) chains_.resize(static_cast<size_t>(chain) + 1);
+  chain_ = static_cast<size_t>(chain);
+  if (chain_ != 0) chains_[chain_].stream = stream, chains_[chain_].partition = partition;
+  last_ = chains_[chain_].last;
+  join_.insert(join_.end(), after.begin(), after.end());
 }
 
 void GraphBuilder::join_side() {

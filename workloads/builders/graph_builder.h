@@ -46,6 +46,15 @@ class GraphBuilder {
   OpId add_side(Op op, int stream);
   /// The next op added to the main chain also waits for every side op issued so far.
   void join_side();
+  /// Chains: in-order sequences of ops, each on its own device stream and core partition (two
+  /// micro-batches overlapping on split cores). Makes add() append to chain `chain` (0: the
+  /// main chain, stream 0, whole device) after that chain's previous op; the next op also waits
+  /// for `after` (ops of other chains whose data it needs).
+  void use_chain(int chain, int stream, int partition, const std::vector<OpId>& after = {});
+  /// The op added last on the current chain (-1: none yet).
+  [[nodiscard]] long last() const { return last_; }
+  /// Declares the core partitions the ops' `partition` refers to.
+  void set_partitions(std::vector<CorePartition> p) { graph_.set_partitions(std::move(p)); }
   /// Marks the last op as synchronising (the host waits for it).
   void sync_last();
   [[nodiscard]] OpGraph take() { return std::move(graph_); }
@@ -56,7 +65,14 @@ class GraphBuilder {
   Pass pass_ = Pass::Forward;
   int layer_ = -1;
   int iteration_ = 0;
-  long last_ = -1;
+  long last_ = -1;                  // the current chain's last op
+  struct Chain {
+    long last = -1;
+    int stream = 0;
+    int partition = 0;
+  };
+  std::vector<Chain> chains_{Chain{}};
+  size_t chain_ = 0;
   std::vector<long> side_last_;     // per side stream
   std::vector<OpId> pending_side_;  // side ops not yet joined
   std::vector<OpId> join_;          // side ops the next main op must wait for

@@ -31,6 +31,28 @@ void mtp_drafts(StageProgram& s, const Dims& x, double kv) {
   }
 }
 
+/// The last stage's end of a micro-batch's step: logits, MTP drafts, generate's bookkeeping.
+void decode_tail(StageProgram& s, const Dims& x, double kv) {
+  // Verifying drafts needs the logits of every verified position, not only the last.
+  Dims rows = x;
+  rows.B = x.T;
+  s.forward(head_block(s.ctx, rows, false, false), -1);
+  if (s.w.mtp_drafts > 0) mtp_drafts(s, x, kv);
+  s.bookkeeping(x.B);
+}
+
+/// One decode step of every micro-batch with the layers overlapped on two core partitions
+/// (pp = 1): embeddings, the overlapped layers, then each micro-batch's tail.
+void decode_overlapped(StageProgram& s, const Dims& x, double kv) {
+  std::vector<std::vector<OpId>> ready(static_cast<size_t>(s.par().microbatches));
+  for (auto& r : ready) {
+    s.forward(embedding_block(s.ctx, x), -1);
+    r = {static_cast<OpId>(s.g.last())};
+  }
+  overlapped_layers(s, x, {false, true, kv}, ready);
+  for (size_t j = 0; j < ready.size(); ++j) decode_tail(s, x, kv);
+}
+
 /// One decode step of micro-batch `j` at token step `n` (over iterations) with KV length kv.
 /// Pipeline parallel: the last stage sends each micro-batch's new token ids (int64) back to
 /// the first, which waits for them before its next step.
@@ -47,15 +69,8 @@ void decode_micro_batch(StageProgram& s, const Dims& x, long n, int j, double kv
   if (st.first()) s.forward(embedding_block(c, x), -1);
   for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {false, true, kv}), l);
   if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, k);
-  if (st.last()) {
-    // Verifying drafts needs the logits of every verified position, not only the last.
-    Dims rows = x;
-    rows.B = x.T;
-    s.forward(head_block(c, rows, false, false), -1);
-    if (s.w.mtp_drafts > 0) mtp_drafts(s, x, kv);
-    s.bookkeeping(x.B);
-    if (piped) pipeline_send(s.g, "pp.send_tokens", x.B * 8, CommGroup::PipelineNext, k);
-  }
+  if (st.last()) decode_tail(s, x, kv);
+  if (piped && st.last()) pipeline_send(s.g, "pp.send_tokens", x.B * 8, CommGroup::PipelineNext, k);
 }
 
 }  // namespace
@@ -72,7 +87,9 @@ void decode(StageProgram& s, int it) {
   for (long t = 0; t < s.w.decode_tokens; ++t) {
     const double kv = static_cast<double>(s.w.seq_len + t + 1);
     const long n = it * s.w.decode_tokens + t;  // token steps so far, over iterations
-    for (int j = 0; j < m; ++j) decode_micro_batch(s, x, n, j, kv, boundary);
+    if (!s.w.overlap.empty()) decode_overlapped(s, x, kv);
+    else
+      for (int j = 0; j < m; ++j) decode_micro_batch(s, x, n, j, kv, boundary);
     // Every token step is the same size: refuse a run too large to simulate after the first.
     if (n == 0) check_op_budget(double(s.g.graph().size()) * double(s.w.decode_tokens) * double(s.w.iterations));
   }

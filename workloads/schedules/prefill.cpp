@@ -14,6 +14,21 @@ void prefill(StageProgram& s, int it) {
   const Dims x = c.dims(static_cast<double>(s.w.batch) / m, static_cast<double>(s.w.seq_len));
   s.g.set_pass(Pass::Forward);
   const double boundary = boundary_bytes(x.T, x.d, c.rb, c.tp.ways(), c.tp.sp());
+  if (!s.w.overlap.empty()) {
+    // Layers overlapped on two core partitions (pp = 1): embeddings, layers, heads.
+    std::vector<std::vector<OpId>> ready(static_cast<size_t>(m));
+    for (auto& r : ready) {
+      s.forward(embedding_block(c, x), -1);
+      r = {static_cast<OpId>(s.g.last())};
+    }
+    overlapped_layers(s, x, {}, ready);
+    for (int j = 0; j < m; ++j) {
+      s.forward(head_block(c, x, false, true), -1);
+      s.bookkeeping(x.B);
+    }
+    s.g.join_side();
+    return;
+  }
   for (int j = 0; j < m; ++j) {
     const int tag = micro_batch_tag(it, 0, j, s.w.grad_accum, m);
     if (!st.first()) pipeline_recv(s.g, "pp.recv_activations", boundary, CommGroup::PipelinePrev, tag);

@@ -1,6 +1,7 @@
 // A pipeline stage's program: emits the Steps of blocks into the op graph in the order a
 // schedule (train step, prefill, decode, block) runs them.
 #pragma once
+#include "workloads/blocks/attention.h"
 #include "workloads/blocks/block_context.h"
 #include "workloads/builders/graph_builder.h"
 #include "workloads/layouts/data_parallel.h"
@@ -26,6 +27,13 @@ struct StageProgram {
   void bookkeeping(double batch);
 };
 
+/// Layers of every micro-batch overlapped on the workload's two core partitions (w.overlap):
+/// per layer, micro-batch j's attention half runs on the attention stream and then its
+/// feed-forward half on the feed-forward stream, while micro-batch j+1's attention runs.
+/// `ready[j]`: the ops micro-batch j's first layer waits for; on return, its last op. Leaves
+/// the builder on the main chain, waiting for every micro-batch.
+void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,
+                       std::vector<std::vector<OpId>>& ready);
 /// One optimizer step: grad_accum x (1F1B forward-backward of every micro-batch), optimizer.
 void train_step(StageProgram& s, int it);
 /// One forward and backward of a bare block (no model around it).

@@ -1,0 +1,122 @@
+// Micro-batch overlap on partitioned cores (workload `overlap:`): the partition's kernel
+// costs, that no engine ever runs two kernels at once, that the two streams do overlap, and
+// that the overlap moves work in time without adding or dropping any.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "hw/core_partition.h"
+#include "hw/kernel_cost.h"
+#include "sim/config/errors.h"
+#include "sim/config/yaml_doc.h"
+#include "tests/support/run_cli.h"
+#include "workloads/builders/graph_builder.h"
+
+using namespace orrery;
+using namespace orrery::test;
+
+namespace {
+
+DeviceSpec die() {
+  const YAML::Node ctx = load_yaml_text("{}", "test");
+  return read_device(load_preset(PresetKind::Device, "ascend-910c-die", ctx, "device"), "device");
+}
+
+const std::string kDecode =
+    "--system cloudmatrix384 --set system.devices=32 --workload deepseek-r1-decode-cm384 "
+    "--set workload.parallel.ep=32 --set workload.moe.shared_replicas=0 "
+    "--set workload.moe.redundant_experts=0 --set workload.batch=16 --set workload.seq_len=1024 ";
+
+}  // namespace
+
+TEST_CASE("a_partition_has_its_share_of_units_and_peak", "[overlap]") {
+  const DeviceSpec d = die();
+  const DeviceSpec p = partition_spec(d, {"attention", 16, 32});
+  CHECK(p.matrix_engine().units == 16);
+  CHECK(p.matrix_engine().peak.at(Dtype::int8) == Approx(d.matrix_engine().peak.at(Dtype::int8) * 16 / 24));
+  CHECK(p.vector_engine().peak.at(Dtype::fp32) == Approx(d.vector_engine().peak.at(Dtype::fp32) * 32 / 48));
+  CHECK(p.memory.front().bandwidth == d.memory.front().bandwidth);  // memory is shared, not split
+  // A large compute-bound GEMM takes 24/8 = 3x as long on 8 of the 24 cube cores.
+  const Op g = make_gemm("g", 4096, 4096, 4096, Dtype::int8);
+  const DeviceSpec ffn = partition_spec(d, {"ffn", 8, 16});
+  CHECK(kernel_cost(ffn, g).compute_s == Approx(3 * kernel_cost(d, g).compute_s).epsilon(0.02));
+  CHECK_THROWS_AS(partition_spec(d, {"attention", 25, 32}), ConfigError);
+  CHECK_THROWS_AS(check_disjoint(d, {{"attention", 16, 32}, {"ffn", 16, 16}}), ConfigError);
+  CHECK_NOTHROW(check_disjoint(d, {{"attention", 16, 32}, {"ffn", 8, 16}}));
+}
+
+TEST_CASE("overlapped_streams_never_overcommit_an_engine_and_do_overlap", "[overlap][moe]") {
+  const auto r = run_report_ops(kDecode);
+  std::map<std::string, std::vector<std::pair<double, double>>> busy;  // engine -> intervals
+  for (const auto& op : r["ops"]) {
+    const std::string e = op["engine"];
+    if (e == "network" || e == "host") continue;
+    busy[e].push_back({op["start_s"].get<double>(), op["end_s"].get<double>()});
+  }
+  REQUIRE(busy.count("tensor[attention]"));
+  REQUIRE(busy.count("tensor[ffn]"));
+  for (auto& [e, v] : busy) {
+    std::sort(v.begin(), v.end());
+    for (size_t i = 1; i < v.size(); ++i) {
+      INFO(e << " runs two kernels at once at " << v[i].first);
+      CHECK(v[i].first >= v[i - 1].second - 1e-12);
+    }
+  }
+  // The whole-device matrix engine (head, MTP) never runs beside a partition's.
+  for (const auto& [a, b] : busy["tensor"])
+    for (const char* part : {"tensor[attention]", "tensor[ffn]"})
+      for (const auto& [c, d] : busy[part]) CHECK((b <= c + 1e-12 || d <= a + 1e-12));
+  // Some attention kernel runs while some feed-forward kernel runs: the streams overlap.
+  double overlap = 0;
+  for (const auto& [a, b] : busy["tensor[attention]"])
+    for (const auto& [c, d] : busy["tensor[ffn]"]) overlap += std::max(0.0, std::min(b, d) - std::max(a, c));
+  CHECK(overlap > 0);
+}
+
+TEST_CASE("overlap_moves_work_in_time_without_adding_or_dropping_any", "[overlap][moe]") {
+  // Mixtral EP8 on a DGX H100, two micro-batches: one after the other on the whole device, or
+  // overlapped on two halves of the SMs. The same ops (count, FLOPs, bytes) either way.
+  const std::string base = "--system dgx-h100 --workload examples/mixtral-tp-vs-ep/decode.yaml "
+                           "--set workload.parallel.ep=8 --set workload.batch=16 "
+                           "--set workload.parallel.microbatches=2 ";
+  const auto off = run_report_ops(base);
+  const auto on = run_report_ops(base + "--set workload.overlap.attention.matrix_units=66 "
+                                        "--set workload.overlap.attention.vector_units=66 "
+                                        "--set workload.overlap.ffn.matrix_units=66 "
+                                        "--set workload.overlap.ffn.vector_units=66");
+  auto totals = [](const nlohmann::json& r) {
+    double flops = 0, bytes = 0;
+    for (const auto& op : r["ops"]) flops += op["flops"].get<double>(), bytes += op["bytes"].get<double>();
+    return std::make_tuple(r["ops"].size(), flops, bytes);
+  };
+  const auto [n_on, f_on, b_on] = totals(on);
+  const auto [n_off, f_off, b_off] = totals(off);
+  CHECK(n_on == n_off);
+  CHECK(f_on == Approx(f_off).epsilon(1e-12));
+  CHECK(b_on == Approx(b_off).epsilon(1e-12));
+  // Every layer op ran on a partition, the rest on the whole device.
+  int on_partition = 0;
+  for (const auto& op : on["ops"]) {
+    const std::string e = op["engine"];
+    if (e.find('[') != std::string::npos) {
+      ++on_partition;
+      CHECK(op["layer"].get<int>() >= 0);
+    }
+  }
+  CHECK(on_partition > 0);
+}
+
+TEST_CASE("overlap_needs_micro_batches_and_disjoint_partitions", "[overlap][config]") {
+  const std::string base = "run --system dgx-h100 --workload examples/mixtral-tp-vs-ep/decode.yaml "
+                           "--set workload.parallel.ep=8 --set workload.batch=16 ";
+  const std::string parts = "--set workload.overlap.attention.matrix_units=66 --set workload.overlap.attention.vector_units=66 "
+                            "--set workload.overlap.ffn.matrix_units=100 --set workload.overlap.ffn.vector_units=66 ";
+  const auto one = run_orrery(base + parts);
+  CHECK(one.exit_code == 2);
+  CHECK(one.err.find("parallel.microbatches >= 2") != std::string::npos);
+  const auto over = run_orrery(base + parts + "--set workload.parallel.microbatches=2");
+  CHECK(over.exit_code == 2);
+  CHECK(over.err.find("166 matrix") != std::string::npos);
+}
