@@ -24,6 +24,8 @@ struct StageProgram {
   void backward(const Steps& p, int layer);
   /// HF generate's per-token bookkeeping and host sync.
   void bookkeeping(double batch);
+  /// HF generate's input preparation before a decode step's forward.
+  void prepare_inputs(double batch);
 };
 
 /// One optimizer step: grad_accum x (1F1B forward-backward of every micro-batch), optimizer.
