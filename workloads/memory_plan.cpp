@@ -23,7 +23,9 @@ double kv_width(const ModelSpec& m) {
 /// family: q and o 2*d*h*hd, k and v 2*d*kvh*hd, SwiGLU gate, up and down 3df.
 double layer_matmul_weights(const ModelSpec& m) {
   const double d = double(m.hidden), f = double(m.ffn);
-  if (m.is_gpt_style()) return 4 * d * d + 2 * d * f;
+  // GPT-2 / NeoX Linear layers carry biases (qkv 3d, proj d, fc1 f, fc2 d): autocast casts
+  // them with their weights.
+  if (m.is_gpt_style()) return 4 * d * d + 2 * d * f + 5 * d + f;
   const double q = double(m.heads) * m.head_dim();
   return 2 * d * q + 2 * d * kv_width(m) + (m.mlp == Mlp::swiglu ? 3 : 2) * d * f;
 }
@@ -151,19 +153,47 @@ double llama_layer_activations(const StageMemory& m) {
          m.T * m.ab * (3 * q + 2 * kv + swiglu * m.f) / m.tp;
 }
 
+/// Bytes one GPT-2 / NeoX layer saves for backward (one tp rank), term by term; see
+/// gpt_layer_saved() in the header for the equation.
+GptLayerSaved gpt_layer_saved_of(const StageMemory& m) {
+  const ParallelSpec& par = m.w.parallel;
+  const double sp = par.sp ? m.tp : 1.0;
+  const bool masks = m.w.dropout && m.w.model.dropout > 0;
+  GptLayerSaved s;
+  s.norm_inputs = m.T * m.d * 2 * m.rb / sp;
+  s.dropout_masks = masks ? m.T * m.d * 2 / sp : 0.0;
+  s.linear_inputs = m.T * m.d * 6 * m.ab / m.tp;
+  s.attention_lse = m.T * double(m.w.model.heads) * 4 / m.tp;
+  s.mlp = m.T * m.f * gelu_saved_bytes(m.w.model.activation, m.n) / m.tp;
+  return s;
+}
+
+/// Large tensors alive at a training peak, each in its own 2 MiB-rounded segment of the caching
+/// allocator: the 4 matmul weights of every layer in each of weights, gradients (end of backward;
+/// not at the same time as all activations but their segments stay cached), the two AdamW moments
+/// and the autocast copies; and every layer's saved tensors (2 norm inputs, 2 masks, 4 Linear
+/// inputs / q,k,v, 2 or 5 MLP tensors). Only GPT-style layers are counted (others: 0).
+double large_training_tensors(const StageMemory& m, double in_flight) {
+  if (!m.w.model.is_gpt_style() || m.block) return 0;
+  const double mib = 1024.0 * 1024.0;
+  const double layers = m.stage_layers_count();
+  const double copies = 1 + 1 + (m.w.optimizer == Optimizer::adamw ? 2 : 1) + (m.n.autocast ? 1 : 0);
+  const double weights = m.d * m.d * m.wb / m.tp > mib ? 4 * layers * copies : 0.0;
+  const bool masks = m.w.dropout && m.w.model.dropout > 0;
+  const double mlp_tensors = m.w.model.activation == Activation::gelu_new ? 5 : 2;
+  const double acts = m.T * m.d * m.ab / m.tp > mib ? layers * in_flight * (2 + (masks ? 2 : 0) + 4 + mlp_tensors) : 0.0;
+  return weights + acts;
+}
+
 void add_training_tensors(const StageMemory& m, MemoryPlan& plan) {
   const ParallelSpec& par = m.w.parallel;
-  // HF gelu_new saves tanh(.), 0.5*x and 1+tanh(.) besides its input and output.
-  const double gelu_saved = m.w.model.activation == Activation::gelu_new ? 5 : 2;
   // Tensor parallel (Korthikanti et al. Table 2): norm inputs and dropout masks are replicated
   // (split too with sequence parallelism); the rest of the layer's tensors are split over tp.
-  const double replicated = (2 * m.rb + 2) / (par.sp ? m.tp : 1.0);
-  const double per_layer = m.w.model.is_gpt_style()
-                               ? m.T * m.d * (replicated + 6 * m.ab / m.tp) + m.T * m.f * m.ab * gelu_saved / m.tp
-                               : llama_layer_activations(m);
+  const double per_layer = m.w.model.is_gpt_style() ? gpt_layer_saved_of(m).total() : llama_layer_activations(m);
   const double layers = m.block ? 1 : m.stage_layers_count();
   const double in_flight = std::min<double>(par.pp - m.stage, m.mb);
   const double acts = in_flight * (layers * per_layer + (m.block || !m.first ? 0 : m.T * m.d * (3 * m.rb + m.ab)));
+  plan.large_tensors = large_training_tensors(m, in_flight);
   plan.items.push_back({"activations", acts,
                         fmt::format("saved for backward: {} micro-batch(es) x {} layer(s) x {}",
                                     in_flight, layers, format_quantity(per_layer, Dim::Bytes))});
@@ -221,7 +251,37 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
                         "largest transient activations of one layer, and the last logits"});
 }
 
+/// cuBLAS workspaces: one per (thread, stream) that runs a GEMM — the main thread, and in a
+/// backward pass the autograd engine's device thread as well.
+void add_library_workspace(const WorkloadSpec& w, MemoryPlan& plan) {
+  const bool backward = w.phase == Phase::train || (w.phase == Phase::block && w.backward);
+  plan.items.push_back({"cublas_workspace", (backward ? 2 : 1) * kCublasWorkspace,
+                        backward ? "32 MiB per thread running GEMMs: forward (main) and backward (autograd)"
+                                 : "32 MiB for the thread running GEMMs"});
+}
+
 }  // namespace
+
+double gelu_saved_bytes(Activation a, const Numerics& n) {
+  const double ab = dtype_bytes(n.act);
+  if (a != Activation::gelu_new) return 2 * ab;
+  return n.autocast ? 3 * 4 + 2 * ab : 5 * ab;
+}
+
+GptLayerSaved gpt_layer_saved(const WorkloadSpec& w) { return gpt_layer_saved_of(StageMemory{w, 0}); }
+
+BlockMemory block_memory(const WorkloadSpec& w) {
+  const StageMemory m{w, 0};
+  const double cache = m.n.autocast ? layer_matmul_weights(w.model) * m.ab / m.tp : 0.0;
+  const double input = m.T * m.d * m.rb;
+  BlockMemory b;
+  b.saved = cache + gpt_layer_saved_of(m).total() - input;
+  const double output = m.T * m.d * m.rb;
+  const bool fp32_gelu = w.model.activation == Activation::gelu_new && m.n.autocast;
+  b.fwd_peak = b.saved + output + m.T * m.d * m.ab + (fp32_gelu ? m.T * m.f * 4 : 0.0);
+  b.fwdbwd_peak = b.saved + output + w.model.block_params() / m.tp * 4 + m.T * m.d * m.rb + 2 * m.T * m.f * m.ab / m.tp;
+  return b;
+}
 
 MemoryPlan plan_memory(const WorkloadSpec& w, int stage) {
   if (w.phase == Phase::microbench) return microbench_plan(w);
@@ -230,7 +290,13 @@ MemoryPlan plan_memory(const WorkloadSpec& w, int stage) {
   add_weights_and_optimizer(m, plan);
   if (w.phase == Phase::train || (m.block && w.backward)) add_training_tensors(m, plan);
   else add_inference_tensors(m, plan);
+  add_library_workspace(w, plan);
   for (const auto& item : plan.items) plan.peak += item.bytes;
+  // PyTorch's caching allocator rounds every request up to 512 B (negligible here) and gives
+  // each request above 10 MiB its own segment rounded up to 2 MiB: on average 1 MiB per large
+  // tensor is reserved but not allocated. Fragmentation (free cached blocks too small for the
+  // next request) comes on top and is not modelled, so `reserved` is a lower bound.
+  plan.reserved = plan.peak + plan.large_tensors * 1024.0 * 1024.0;
   return plan;
 }
 
@@ -240,7 +306,11 @@ std::string format_memory_plan(const MemoryPlan& plan, double capacity) {
     if (item.bytes <= 0) continue;
     out += fmt::format("  {:<24} {:>12}  {}\n", item.name, format_quantity(item.bytes, Dim::Bytes), item.note);
   }
-  out += fmt::format("  {:<24} {:>12}\n", "total", format_quantity(plan.peak, Dim::Bytes));
+  out += fmt::format("  {:<24} {:>12}  peak allocated (torch.cuda.max_memory_allocated)\n", "total",
+                     format_quantity(plan.peak, Dim::Bytes));
+  if (plan.reserved > plan.peak)
+    out += fmt::format("  {:<24} {:>12}  at least: + 1 MiB per large tensor ({:.0f}) of 2 MiB segment rounding\n",
+                       "reserved (allocator)", format_quantity(plan.reserved, Dim::Bytes), plan.large_tensors);
   out += fmt::format("  {:<24} {:>12}\n", "device capacity", format_quantity(capacity, Dim::Bytes));
   return out;
 }

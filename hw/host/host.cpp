@@ -9,7 +9,8 @@ const ParamTable& host_params() {
       "micro-benchmarks.",
       {
           {"type", ParamType::Enum, Dim::Dimensionless, "host", "component type", {"host"}},
-          {"launch_eager", ParamType::Quantity, Dim::Time, "", "host time per kernel launched by an eager framework"},
+          {"launch_eager", ParamType::Quantity, Dim::Time, "", "host time per kernel launched by an eager framework, back to back (the launch throughput)"},
+          {"submit_latency", ParamType::Quantity, Dim::Time, "0 s", "eager: time from the end of a launch call to its kernel reaching the device; pipelined, so a stream of launches pays it once and again after each synchronisation", {}, false, 0, true},
           {"launch_graph", ParamType::Quantity, Dim::Time, "", "host time per kernel replayed from a captured graph"},
           {"launch_library", ParamType::Quantity, Dim::Time, "0 s", "host time of an extra kernel a library launches internally (e.g. a split-K reduction), without framework dispatch", {}, false, 0, true},
           {"module_call", ParamType::Quantity, Dim::Time, "0 s", "host time of one framework module call (nn.Module.__call__ in eager mode)", {}, false, 0, true},
@@ -27,6 +28,7 @@ HostSpec read_host(const Section& s) {
   HostSpec h;
   h.launch_eager = s.quantity("launch_eager");
   h.launch_graph = s.quantity("launch_graph");
+  h.submit_latency = s.quantity("submit_latency");
   h.module_call = s.quantity("module_call");
   h.launch_library = s.quantity("launch_library");
   h.attention_dispatch = s.quantity("attention_dispatch");

@@ -6,7 +6,8 @@
 namespace orrery {
 
 struct HostSpec {
-  double launch_eager = 0;     // host time to dispatch one kernel from an eager framework
+  double launch_eager = 0;     // host time per kernel an eager framework launches back to back (throughput)
+  double submit_latency = 0;   // eager: from the end of a launch call to its kernel reaching the device (pipelined)
   double launch_graph = 0;     // same, replaying a captured graph (CUDA Graphs)
   double launch_library = 0;   // host time of a kernel a library launches internally (no framework dispatch)
   double attention_dispatch = 0;  // host time of a fused-attention call beyond its launches

@@ -16,6 +16,39 @@ HostModule::HostModule(sc_core::sc_module_name name, const HostSpec& spec, Frame
   source_.subscribe([this] { wake_.notify(sc_core::SC_ZERO_TIME); });
   SC_METHOD(step);
   sensitive << wake_;
+  SC_METHOD(deliver);
+  sensitive << arrive_;
+  dont_initialize();
+}
+
+// Eager launches are pipelined: the host's cost per launch (launch_eager) is its throughput, and
+// a launch reaches the device submit_latency after the call returns. Back-to-back launches
+// overlap their latencies, so a stream pays it once — and again after every synchronisation,
+// when the device has drained. A single synchronised call costs launch_eager + submit_latency.
+void HostModule::submit(OpId id) {
+  const bool host_op = source_.op(id).kind == OpKind::Host;
+  if (host_op || framework_ != Framework::eager || spec_.submit_latency <= 0) {
+    device_.launch(id);
+    return;
+  }
+  // Every launch travels the same latency, so arrivals stay in program order: one event,
+  // armed for the oldest launch in transit.
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  in_transit_.emplace_back(now + spec_.submit_latency, id);
+  if (in_transit_.size() == 1) arrive_.notify(delay(spec_.submit_latency));
+}
+
+void HostModule::deliver() {
+  guarded([this] {
+    const double now = sc_core::sc_time_stamp().to_seconds();
+    // 0.1 ns of slack for the clock's rounding of the arrival time.
+    while (!in_transit_.empty() && in_transit_.front().first <= now + 1e-10) {
+      const OpId id = in_transit_.front().second;
+      in_transit_.pop_front();
+      device_.launch(id);
+    }
+    if (!in_transit_.empty()) arrive_.notify(delay(in_transit_.front().first - now));
+  });
 }
 
 double HostModule::issue_cost(OpId id) const {
@@ -80,7 +113,7 @@ void HostModule::step_body() {
     if (op.sync && op.kind != OpKind::Host) waiting_ = static_cast<long>(id);
     // Network transfers run on their own (NCCL) streams; they hold no launch-queue slot.
     if (op.kind != OpKind::Host && op.kind != OpKind::Comm) ++in_flight_;
-    device_.launch(id);
+    submit(id);
   }
   if (waiting_ >= 0) return;
   if (next_ >= source_.size()) return;  // a dynamic source wakes the host (subscribe) when it adds ops

@@ -4,6 +4,8 @@
 #pragma once
 #include <systemc>
 
+#include <deque>
+#include <utility>
 #include <functional>
 #include <vector>
 
@@ -34,6 +36,10 @@ class HostModule : public sc_core::sc_module {
   void release(OpId id);
   /// A device op has finished (frees a launch-queue slot).
   void device_op_done();
+  /// A launch has crossed the submit latency: hand the oldest one in transit to the device.
+  void deliver();
+  /// Hands `id` to the device now (host ops, graph replay) or after the submit latency (eager).
+  void submit(OpId id);
 
   HostSpec spec_;
   Framework framework_;
@@ -41,6 +47,8 @@ class HostModule : public sc_core::sc_module {
   std::vector<OpRecord>& records_;
   Device& device_;
   sc_core::sc_event wake_;
+  sc_core::sc_event arrive_;          // the oldest launch in transit reaches the device
+  std::deque<std::pair<double, OpId>> in_transit_;  // (arrival time, op), in program order
   size_t next_ = 0;
   long issuing_ = -1;
   long waiting_ = -1;

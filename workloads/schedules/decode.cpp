@@ -46,6 +46,7 @@ void decode_tail(StageProgram& s, const Dims& x, double kv) {
 void decode_overlapped(StageProgram& s, const Dims& x, double kv) {
   std::vector<std::vector<OpId>> ready(static_cast<size_t>(s.par().microbatches));
   for (auto& r : ready) {
+    s.prepare_inputs(x.B);
     s.forward(embedding_block(s.ctx, x), -1);
     r = {static_cast<OpId>(s.g.last())};
   }
@@ -66,6 +67,7 @@ void decode_micro_batch(StageProgram& s, const Dims& x, long n, int j, double kv
     pipeline_recv(s.g, "pp.recv_tokens", x.B * 8, CommGroup::PipelinePrev, prev);
   if (piped && !st.first())
     pipeline_recv(s.g, "pp.recv_activations", boundary, CommGroup::PipelinePrev, k);
+  if (st.first()) s.prepare_inputs(x.B);
   if (st.first()) s.forward(embedding_block(c, x), -1);
   for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {false, true, kv}), l);
   if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, k);

@@ -17,12 +17,42 @@ void StageProgram::backward(const Steps& p, int layer) {
 }
 
 void StageProgram::bookkeeping(double batch) {
-  // HF generate per token: argmax, finished-sequence masking, cat of input_ids and attention
-  // mask, cache position and stopping criteria: about 12 small kernels, then a host sync
-  // (`unfinished_sequences.max() == 0`).
+  // HF generate, greedy (GenerationMixin._sample), per new token, op by op. Each is one eager
+  // launch on `batch` elements (int64) unless noted; the logits upcast over the last position
+  // is head_block's logits.float().
+  //   argmax(next_token_scores, -1)                    reads batch x V fp32        1
+  //   next * unfinished + pad * (1 - unfinished)       finished-sequence masking   4
+  //   input_ids = cat([input_ids, next[:, None]])      (copies batch x length)     1
+  //   attention_mask = cat([mask, mask.new_ones(B,1)])                             2
+  //   cache_position = cache_position[-1:] + 1                                     1
+  //   stopping criteria: is_done = full(False); | max-length full(); | isin(ids[:, -1], eos)
+  //                                                                                 4
+  //   unfinished &= ~is_done                                                       2
+  //   this_peer_finished = unfinished.max() == 0, then bool(): the host waits      2
+  // (and, before the next step's forward, prepare_inputs below)
+  // The host pays one eager launch each (hw/host), the device a tiny kernel each; the int64
+  // tensors are counted by their bytes (8 B per element read or written).
   g.set_layer(-1);
-  g.add(make_vector("generate.bookkeeping", "bookkeeping", batch * 16, 8, 1, Dtype::fp32, 12));
+  const double V = double(w.model.vocab) / ctx.tp.ways();
+  const double kv = double(w.seq_len + w.decode_tokens);
+  g.add(make_vector("generate.argmax", "reduce", batch * V, 4, 1, Dtype::fp32));
+  g.add(make_vector("generate.finished_mask", "bookkeeping", batch, 24, 1, Dtype::fp32, 4));
+  g.add(make_vector("generate.cat_input_ids", "bookkeeping", batch * kv, 16, 0, Dtype::fp32));
+  g.add(make_vector("generate.cat_attention_mask", "bookkeeping", batch * kv, 16, 0, Dtype::fp32, 2));
+  g.add(make_vector("generate.cache_position", "bookkeeping", 1, 16, 1, Dtype::fp32));
+  g.add(make_vector("generate.stopping_criteria", "bookkeeping", batch, 16, 1, Dtype::fp32, 4));
+  g.add(make_vector("generate.unfinished_update", "bookkeeping", batch, 16, 1, Dtype::fp32, 2));
+  g.add(make_vector("generate.finished_check", "bookkeeping", batch, 8, 1, Dtype::fp32, 2));
+  // The stopping check reads one bool on the host: it waits for the device to drain.
   g.sync_last();
+}
+
+void StageProgram::prepare_inputs(double batch) {
+  // prepare_inputs_for_generation before each decode step's forward: input_ids[:, cache_position];
+  // position_ids = attention_mask.long().cumsum(-1) - 1, masked_fill_(mask == 0, 1): 6 launches.
+  g.set_layer(-1);
+  const double kv = double(w.seq_len + w.decode_tokens);
+  g.add(make_vector("generate.prepare_inputs", "bookkeeping", batch * kv, 24, 1, Dtype::fp32, 6));
 }
 
 void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,

@@ -25,6 +25,8 @@ struct StageProgram {
   void backward(const Steps& p, int layer);
   /// HF generate's per-token bookkeeping and host sync.
   void bookkeeping(double batch);
+  /// HF generate's input preparation before a decode step's forward.
+  void prepare_inputs(double batch);
 };
 
 /// Layers of every micro-batch overlapped on the workload's two core partitions (w.overlap):

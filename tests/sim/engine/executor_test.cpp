@@ -32,6 +32,7 @@ DeviceSpec test_device(int queue_depth = 1024) {
   d.host.launch_library = 0;
   d.host.gemm_dispatch = 0;
   d.host.queue_depth = queue_depth;
+  d.host.submit_latency = 0;
   d.launch_latency = 0;
   for (auto& level : d.memory) level.latency = 0;
   return d;
@@ -71,6 +72,36 @@ TEST_CASE("launch_bound_kernels_take_one_launch_each", "[engine]") {
   const SimResult r = simulate(d, g, Framework::eager);
   CHECK(r.makespan == Approx(100 * 10e-6).epsilon(0.01));
   CHECK(r.records[50].waited == WaitReason::Host);
+}
+
+DeviceSpec latency_device() {
+  DeviceSpec d = test_device();
+  d.host.submit_latency = 8e-6;
+  d.host.sync = 5e-6;
+  return d;
+}
+
+TEST_CASE("a_stream_of_eager_launches_pays_the_submit_latency_once", "[engine]") {
+  // 100 tiny kernels, 10 us of host time each, 8 us from launch to device: the latencies
+  // overlap the next launches, so the stream takes 100 x 10 us + 8 us (plus the last kernel's
+  // few ns), not 100 x 18 us.
+  GraphBuilder b;
+  for (int i = 0; i < 100; ++i) b.add(make_vector("tiny", "add", 256, 4, 1, Dtype::bf16));
+  const SimResult r = simulate(latency_device(), b.take(), Framework::eager);
+  CHECK(r.makespan == Approx(100 * 10e-6 + 8e-6).epsilon(0.001));
+  CHECK(r.records[0].start == Approx(10e-6 + 8e-6));
+}
+
+TEST_CASE("a_sync_makes_the_next_launch_pay_the_submit_latency_again", "[engine]") {
+  // A sync after kernel 50 drains the device: the host waits for it, spends host.sync (5 us),
+  // and the first launch after it reaches an idle device 8 us after its launch.
+  GraphBuilder b;
+  for (int i = 0; i < 100; ++i) {
+    b.add(make_vector("tiny", "add", 256, 4, 1, Dtype::bf16));
+    if (i == 49) b.sync_last();
+  }
+  const SimResult r = simulate(latency_device(), b.take(), Framework::eager);
+  CHECK(r.makespan == Approx(100 * 10e-6 + 2 * 8e-6 + 5e-6).epsilon(0.001));
 }
 
 TEST_CASE("graph_replay_removes_most_launch_cost", "[engine]") {
