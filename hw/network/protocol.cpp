@@ -16,9 +16,15 @@ double pipeline_fill(const Protocol& p, const RampStage& s, double rate, int cha
   return slice / (p.efficiency * rate / c);
 }
 
+double collective_fill(const Protocol& p, const std::vector<RampStage>& stages, double rate, int channels) {
+  double fill = 0;
+  for (const auto& s : stages) fill = std::max(fill, pipeline_fill(p, s, rate, channels));
+  return fill;
+}
+
 ProtocolEstimate choose_protocol(const std::vector<Protocol>& protocols, const std::vector<RampStage>& stages,
                                  double rate, int channels) {
-  // T_p = base_p + Σ_s [k_s (λ_s + step_p) + W_s / (e_p R) + fill_p,s]
+  // T_p = base_p + max_s fill_p,s + Σ_s [k_s (λ_s + step_p) + W_s / (e_p R)]
   // (NCCL tuning.cc: latency + bytes / busBw; the fill is this model's own term.)
   if (protocols.empty()) {
     double t = 0;
@@ -27,9 +33,8 @@ ProtocolEstimate choose_protocol(const std::vector<Protocol>& protocols, const s
   }
   ProtocolEstimate best;
   for (const auto& p : protocols) {
-    double t = p.base_latency;
-    for (const auto& s : stages)
-      t += s.rounds * (s.latency + p.step_latency) + s.bytes / (p.efficiency * rate) + pipeline_fill(p, s, rate, channels);
+    double t = p.base_latency + collective_fill(p, stages, rate, channels);
+    for (const auto& s : stages) t += s.rounds * (s.latency + p.step_latency) + s.bytes / (p.efficiency * rate);
     if (!best.protocol || t < best.time) best = {&p, t};
   }
   return best;

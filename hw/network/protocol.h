@@ -7,7 +7,7 @@
 // is the largest. The library picks, per collective and size, the protocol with the least
 // estimated time (NCCL: src/graph/tuning.cc, ncclTopoTuneModel and its time model):
 //
-//   T_p(S) = base_p + k · (λ + step_p) + W / (e_p · R) + fill_p
+//   T_p(S) = base_p + fill_p + k · (λ + step_p) + W / (e_p · R)
 //   fill_p  = min(slice_p, W / (k · C)) / (e_p · R / C)
 //
 //   k       rounds (steps) of the algorithm; λ its path latency per round
@@ -20,7 +20,8 @@
 //   fill_p  pipelining over slices: a slice is forwarded (or copied out) only once it has
 //           wholly arrived, so the last one adds one slice time at a channel's rate R / C
 //           (NCCL: stepSize x sliceSteps; the slice is smaller when a channel's share of a
-//           step is smaller)
+//           step is smaller). The pipeline fills once per collective: with several stages
+//           (or round by round) the largest stage's fill is charged, once, like base_p.
 //
 // Small collectives take LL (latency-bound), large ones Simple (bandwidth-bound): busbw
 // ramps from latency-bound to R · e_simple as S grows. The flow simulation then runs the
@@ -61,8 +62,12 @@ struct RampStage {
 /// fill_p of one stage: min(slice, W / (k C)) / (e_p R / C); 0 without a slice.
 [[nodiscard]] double pipeline_fill(const Protocol& p, const RampStage& s, double rate, int channels);
 
-/// The protocol with the least estimated time (ties: the first listed), summed over the
-/// stages: T_p = base_p + Σ_s [k_s (λ_s + step_p) + W_s / (e_p R) + fill_p,s], `rate` R in
+/// The fill charged once for a collective: max over its stages of pipeline_fill.
+[[nodiscard]] double collective_fill(const Protocol& p, const std::vector<RampStage>& stages, double rate,
+                                     int channels);
+
+/// The protocol with the least estimated time (ties: the first listed), over the stages:
+/// T_p = base_p + max_s fill_p,s + Σ_s [k_s (λ_s + step_p) + W_s / (e_p R)], `rate` R in
 /// bytes/s, `channels` C (0 counts as 1). Returns {nullptr, the time without protocol costs}
 /// when `protocols` is empty.
 [[nodiscard]] ProtocolEstimate choose_protocol(const std::vector<Protocol>& protocols,

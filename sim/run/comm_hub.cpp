@@ -64,13 +64,13 @@ std::string apply_ramp(const Plane& p, std::vector<Stage>& stages) {
   }
   if (!(rate < std::numeric_limits<double>::infinity())) return "";
   const Protocol& proto = *choose_protocol(p.protocols, ramp, rate, p.channels).protocol;
+  // base_p and the pipeline fill once (on the first stage), step_p on every round.
+  const double once = proto.base_latency + collective_fill(proto, ramp, rate, p.channels);
   bool first = true;
-  for (size_t s = 0; s < stages.size(); ++s) {
-    Stage& st = stages[s];
+  for (auto& st : stages) {
     if (st.flows.empty()) continue;
     for (auto& f : st.flows) f.bytes /= proto.efficiency;
-    st.extra_latency = st.rounds * proto.step_latency + pipeline_fill(proto, ramp[s], rate, p.channels) +
-                       (first ? proto.base_latency : 0.0);
+    st.extra_latency = st.rounds * proto.step_latency + (first ? once : 0.0);
     first = false;
   }
   return proto.name;

@@ -39,8 +39,9 @@ namespace orrery {
 
 /// The collective size ramp (hw/network/protocol.h) applied to a collective's stages on plane
 /// `p`: picks the protocol with the least estimated time, turns every flow's payload into wire
-/// bytes (÷ e_p) and sets each stage's extra latency to k_s · step_p (+ base_p on the first
-/// stage). Returns the protocol's name, or "" when the plane offers none (stages unchanged).
+/// bytes (÷ e_p) and sets each stage's extra latency to k_s · step_p (+ base_p and the
+/// pipeline fill on the first stage). Returns the protocol's name, or "" when the plane offers
+/// none (stages unchanged).
 std::string apply_ramp(const Plane& p, std::vector<Stage>& stages);
 
 class CommHub : public sc_core::sc_module {

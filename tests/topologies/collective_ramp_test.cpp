@@ -56,6 +56,18 @@ TEST_CASE("the_ramp_picks_the_protocol_and_costs_it_as_computed_by_hand", "[coll
   CHECK(seconds(rounds) == Approx(690e-6).epsilon(1e-6));
 }
 
+TEST_CASE("with_the_ramp_round_by_round_still_gives_the_staged_time", "[collective][ramp]") {
+  // A ring stage of k rounds pays k step costs and one pipeline fill either way.
+  for (const char* op : {"all_reduce", "all_gather"})
+    for (const char* bytes : {"1 MiB", "64 MiB", "1 GiB"}) {
+      const auto staged = collective("dgx-h100", op, bytes);
+      const auto rounds = collective("dgx-h100", op, bytes, "--set workload.collective.expansion=rounds");
+      INFO(op << " " << bytes);
+      CHECK(staged["summary"]["protocol"] == rounds["summary"]["protocol"]);
+      CHECK(seconds(rounds) == Approx(seconds(staged)).epsilon(1e-6));
+    }
+}
+
 TEST_CASE("the_channels_cap_what_an_endpoint_sends_not_what_a_link_carries", "[collective][ramp]") {
   // Without the channel limit the same 100 MB all_gather runs at the 100 GB/s link:
   // 10 + 5 + 500 + min(1 MB, 12.5 MB) / (100 / 4 GB/s) = 555 us.
