@@ -146,10 +146,11 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
   rep["sim"]["flows"] = r.flows;
   out.summary_text = fmt::format(
       "Orrery — {} ({}) of {} over {} ranks on plane '{}' of {}\n"
-      "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n"
+      "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n{}"
       "  simulated {} flows in {} {} ({} rounds) with {} events in {:.1f} ms\n",
       comm_kind_name(c.op), resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
-      run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9, r.flows,
+      run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9,
+      r.protocol.empty() ? std::string() : fmt::format("  protocol         {}\n", r.protocol), r.flows,
       r.stages.size(), r.expansion == "rounds" ? "rounds" : "stages", r.rounds, r.events, 1e3 * r.wall_s);
   if (options.trace) {
     std::vector<TraceSpan> spans;
