@@ -23,7 +23,7 @@ std::vector<ParamDecl> common_head_params() {
 }
 
 std::vector<ParamDecl> common_tail_params() {
-  return {
+  std::vector<ParamDecl> t = {
       {"read_efficiency", ParamType::Real, Dim::Dimensionless, "", "point-to-point read: achievable fraction of link bandwidth (default: efficiency)", {}, true},
       {"write_efficiency", ParamType::Real, Dim::Dimensionless, "", "point-to-point write: achievable fraction of link bandwidth (default: efficiency)", {}, true},
       {"access_latency", ParamType::Quantity, Dim::Time, "0 us", "point-to-point: time a device takes to serve a remote read or write", {}, false, 0, true},
@@ -32,7 +32,17 @@ std::vector<ParamDecl> common_tail_params() {
       {"fused_dispatch_startup", ParamType::Quantity, Dim::Time, "", "fused MoE dispatch (vector cores write tokens into peers' memory, moe.a2a: fused): fixed cost per call (launch, token-count exchange, layout, barrier); with fused_combine_startup and fused_per_peer, the plane supports fused all-to-all-v", {}, true, 0, true},
       {"fused_combine_startup", ParamType::Quantity, Dim::Time, "", "fused MoE combine: fixed cost per call (launch, barrier)", {}, true, 0, true},
       {"fused_per_peer", ParamType::Quantity, Dim::Time, "", "fused dispatch/combine: cost per destination rank (descriptors, completion flag)", {}, true, 0, true},
+      {"channels", ParamType::Integer, Dim::Dimensionless, "0", "collectives: channels (parallel rings, one thread block each) a collective runs on; 0: no per-channel limit", {}, false, 0, true},
+      {"channel_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "collectives: what one channel moves per direction; an endpoint sends at most channels x channel_bandwidth (needs channels)", {}, true},
   };
+  // Per protocol (ll, ll128, simple): a protocol is offered when its efficiency is given.
+  for (const auto& name : protocol_names()) {
+    t.push_back({name + "_efficiency", ParamType::Real, Dim::Dimensionless, "", "collectives: payload fraction of the wire with protocol " + name + " (giving it offers the protocol; the size ramp picks the fastest)", {}, true});
+    t.push_back({name + "_base_latency", ParamType::Quantity, Dim::Time, "0 us", "collectives: fixed cost of one collective with protocol " + name, {}, false, 0, true});
+    t.push_back({name + "_step_latency", ParamType::Quantity, Dim::Time, "0 us", "collectives: cost of one step (round) with protocol " + name + ", on top of the path latency", {}, false, 0, true});
+    t.push_back({name + "_slice", ParamType::Quantity, Dim::Bytes, "0 B", "collectives: pipelining granularity per channel with protocol " + name + " (the last slice adds its time at a channel's rate)", {}, false, 0, true});
+  }
+  return t;
 }
 
 /// topology (its choices and description from the registry), the common keys, each kind's
@@ -73,6 +83,29 @@ double read_efficiency_key(const Section& s, const std::string& key, double fall
   return e;
 }
 
+/// The collective size ramp: channels and protocols (hw/network/protocol.h).
+void read_ramp(const Section& s, Plane& p) {
+  p.channels = static_cast<int>(s.integer("channels"));
+  if (s.has("channel_bandwidth")) {
+    if (p.channels == 0) s.fail("channel_bandwidth", "channel_bandwidth needs channels (how many channels a collective runs on)");
+    p.channel_bandwidth = s.quantity("channel_bandwidth");
+  } else if (p.channels > 0) {
+    s.fail("channels", "channels needs channel_bandwidth (what one channel moves per direction)");
+  }
+  for (const auto& name : protocol_names()) {
+    const std::string eff = name + "_efficiency";
+    if (!s.has(eff)) {
+      for (const char* k : {"_base_latency", "_step_latency", "_slice"})
+        if (s.has(name + k)) s.fail(name + k, fmt::format("protocol {0} is offered only with {0}_efficiency", name));
+      continue;
+    }
+    const double e = s.real(eff);
+    if (e > 1) s.fail(eff, "an efficiency cannot exceed 1");
+    p.protocols.push_back({name, s.quantity(name + "_base_latency"), s.quantity(name + "_step_latency"), e,
+                           s.quantity(name + "_slice")});
+  }
+}
+
 /// The plane's settings other than its layout.
 Plane read_plane_settings(const Section& s, const std::string& name, const SystemShape& shape) {
   Plane p;
@@ -98,6 +131,7 @@ Plane read_plane_settings(const Section& s, const std::string& name, const Syste
   if (!present.empty())
     p.fused = Plane::Fused{s.quantity("fused_dispatch_startup"), s.quantity("fused_combine_startup"),
                            s.quantity("fused_per_peer")};
+  read_ramp(s, p);
   if (p.cpus && shape.cpus_per_node == 0)
     s.fail("cpus", "the system has no CPUs (system.cpus_per_node is 0); set cpus_per_node or remove this key");
   return p;

@@ -37,10 +37,12 @@ struct FlowSpec {
 };
 using Round = std::vector<FlowSpec>;
 
-/// Flows that run concurrently; each pays `rounds` times its path latency before its bytes move.
+/// Flows that run concurrently; each pays `rounds` times its path latency before its bytes move,
+/// plus `extra_latency` (the protocol's step and base costs, set by the size ramp).
 struct Stage {
   std::vector<FlowSpec> flows;
   int rounds = 1;
+  double extra_latency = 0;
 };
 
 [[nodiscard]] const ParamTable& collective_params();

@@ -185,41 +185,57 @@ std::vector<double> max_min_path_rates(const std::vector<Path>& paths, const std
 NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
     : sc_module(name), plane_(plane), link_bytes_(plane.links.size(), 0.0) {
   for (const auto& l : plane_.links) capacity_.push_back(l.bandwidth * plane_.efficiency);
+  // A virtual link per endpoint: the channels its collectives run on (Plane::channel_rate).
+  // With folded rails rail 0 carries 1/rails of every transfer, so 1/rails of the rate.
+  if (plane_.channel_rate() > 0)
+    capacity_.resize(plane_.links.size() + static_cast<size_t>(plane_.endpoints()),
+                     plane_.channel_rate() / (plane_.rail_twin.empty() ? 1 : plane_.rails));
   SC_METHOD(step);
   sensitive << wake_;
   dont_initialize();
 }
 
+int NetworkModule::channel_link(EndpointId src, bool channel_limited) const {
+  if (!channel_limited || plane_.channel_rate() <= 0) return -1;
+  return static_cast<int>(plane_.links.size() + src.index());
+}
+
 void NetworkModule::start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                               double latency_rounds) {
+                               double latency_rounds, double extra_latency, bool channel_limited) {
   // A multi-rail plane spreads every transfer over its rails (one path per port of src).
-  if (plane_.spread) return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds);
-  start_path_flow(plane_.route(src, dst), bytes, std::move(done), latency_rounds);
+  if (plane_.spread)
+    return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds, extra_latency, channel_limited);
+  start_path_flow(plane_.route(src, dst), bytes, std::move(done), latency_rounds, extra_latency,
+                  channel_link(src, channel_limited));
 }
 
 // Multi-path transfers: one flow per path, the last arrival completes them.
 void NetworkModule::start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                                      double latency_rounds) {
+                                      double latency_rounds, double extra_latency, bool channel_limited) {
+  const int chan = channel_link(src, channel_limited);
   if (!plane_.rail_twin.empty()) {
     // Rail folding: the rails are identical disjoint networks and each gets bytes / rails, so
     // rail 0 alone, carrying every transfer's share, finishes at the same times.
     Path path = plane_.route(src, dst);
     for (LinkId& l : path) l = plane_.rail_twin[l.index()];
-    return start_path_flow(std::move(path), bytes / plane_.rails, std::move(done), latency_rounds);
+    // (Rail 0 then has 1/rails of each endpoint's channel rate, see the constructor.)
+    return start_path_flow(std::move(path), bytes / plane_.rails, std::move(done), latency_rounds, extra_latency,
+                           chan);
   }
   auto paths = plane_.routes(src, dst);
-  if (paths.size() == 1) return start_path_flow(std::move(paths.front()), bytes, std::move(done), latency_rounds);
+  if (paths.size() == 1)
+    return start_path_flow(std::move(paths.front()), bytes, std::move(done), latency_rounds, extra_latency, chan);
   auto left = std::make_shared<size_t>(paths.size());
   auto all_done = std::make_shared<std::function<void()>>(std::move(done));
   const double part = bytes / static_cast<double>(paths.size());
   for (auto& path : paths)
     start_path_flow(std::move(path), part, [left, all_done] {
       if (--*left == 0 && *all_done) (*all_done)();
-    }, latency_rounds);
+    }, latency_rounds, extra_latency, chan);
 }
 
-void NetworkModule::start_path_flow(Path path, double bytes,
-                                    std::function<void()> done, double latency_rounds) {
+void NetworkModule::start_path_flow(Path path, double bytes, std::function<void()> done,
+                                    double latency_rounds, double extra_latency, int channel_link) {
   int id = 0;
   if (!free_.empty()) {
     id = free_.back();
@@ -235,7 +251,8 @@ void NetworkModule::start_path_flow(Path path, double bytes,
   f.rate = 0;
   double latency = 0;
   for (LinkId l : f.path) latency += plane_.link(l).latency;
-  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency * latency_rounds;
+  f.ready_at = sc_core::sc_time_stamp().to_seconds() + latency * latency_rounds + extra_latency;
+  f.channel_link = channel_link;
   f.order = created_++;
   f.state = State::pending;
   f.done = std::move(done);
@@ -304,6 +321,7 @@ void NetworkModule::assign_rates() {
   for (int id : active_) {
     const auto& p = flows_[static_cast<size_t>(id)].path;
     for (LinkId l : p) hops_buf_.push_back(l.value);
+    if (const int c = flows_[static_cast<size_t>(id)].channel_link; c >= 0) hops_buf_.push_back(c);
     offset_buf_.push_back(static_cast<int>(hops_buf_.size()));
   }
   solver_.solve(offset_buf_, hops_buf_, capacity_, rates_buf_);

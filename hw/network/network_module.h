@@ -61,13 +61,16 @@ class NetworkModule : public sc_core::sc_module {
   /// Starts a transfer of `bytes` from device `src` to device `dst` now; `done` runs when the
   /// last byte arrives. The flow first waits its path latency times `latency_rounds` (a staged
   /// collective charges a flow that stands for k rounds of an algorithm k path latencies).
+  /// `extra_latency` is added once to that wait (a protocol's step and base costs); a
+  /// `channel_limited` flow shares its source's channel rate (Plane::channel_rate) with the
+  /// other channel-limited flows out of that endpoint.
   void start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                  double latency_rounds = 1);
+                  double latency_rounds = 1, double extra_latency = 0, bool channel_limited = false);
   /// (start_flow does this itself on a plane with `spread`.)
   /// Like start_flow, but the bytes are split equally over plane().routes(src, dst), one part
   /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
   void start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                         double latency_rounds = 1);
+                         double latency_rounds = 1, double extra_latency = 0, bool channel_limited = false);
   /// Capacity of an endpoint's own links, out of it and into it (bandwidth x efficiency).
   struct Ports {
     double out_bw = 0, in_bw = 0;
@@ -92,6 +95,7 @@ class NetworkModule : public sc_core::sc_module {
     double rate = 0;
     double ready_at = 0;  // after the path's latency
     long order = 0;       // creation order: ties of the pending heap
+    int channel_link = -1;  // index of its source's channel limit in capacity_, or -1
     State state = State::free;
     std::function<void()> done;
   };
@@ -102,7 +106,9 @@ class NetworkModule : public sc_core::sc_module {
     bool operator>(const Pending& o) const { return ready_at != o.ready_at ? ready_at > o.ready_at : order > o.order; }
   };
   void start_path_flow(Path path, double bytes, std::function<void()> done,
-                       double latency_rounds);
+                       double latency_rounds, double extra_latency, int channel_link);
+  /// capacity_ index of the channel limit of endpoint `src` (after the plane's links).
+  [[nodiscard]] int channel_link(EndpointId src, bool channel_limited) const;
   void step();
   void step_body();
   void advance(double now);
@@ -110,7 +116,7 @@ class NetworkModule : public sc_core::sc_module {
   void retire(int id);
 
   const Plane& plane_;
-  std::vector<double> capacity_;
+  std::vector<double> capacity_;  // the plane's links, then one channel limit per endpoint
   std::deque<Flow> flows_;  // pool (stable under growth); free slots are listed in free_
   std::vector<int> free_;
   std::vector<int> active_;  // ids of active flows

@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "hw/network/protocol.h"
 #include "sim/core/ids.h"
 
 namespace orrery {
@@ -97,6 +98,14 @@ class Plane {
     double per_peer = 0;          // per destination rank: its descriptors and completion flag
   };
   std::optional<Fused> fused;
+  // Collective size ramp (hw/network/protocol.h). Empty: the plain model.
+  std::vector<Protocol> protocols;
+  /// Channels (parallel rings, one thread block each) a collective runs on, and what one
+  /// channel can move per direction: an endpoint sends at most channels x channel_bandwidth
+  /// (0: no such limit).
+  int channels = 0;
+  double channel_bandwidth = 0;
+  [[nodiscard]] double channel_rate() const { return channels > 0 ? channels * channel_bandwidth : 0.0; }
 
   /// Adds a node and returns its index; a switch has no endpoint.
   int add_node(const std::string& node_name, EndpointId endpoint = EndpointId{});

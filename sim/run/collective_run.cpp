@@ -48,8 +48,8 @@ class CollectiveDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CollectiveDriver);
   CollectiveDriver(sc_core::sc_module_name name, NetworkModule& net, std::vector<Stage> stages,
-                   CollectiveResult& result)
-      : sc_module(name), net_(net), stages_(std::move(stages)), result_(result) {
+                   CollectiveResult& result, bool channel_limited)
+      : sc_module(name), net_(net), stages_(std::move(stages)), result_(result), channel_limited_(channel_limited) {
     SC_METHOD(start);
   }
 
@@ -73,13 +73,14 @@ class CollectiveDriver : public sc_core::sc_module {
       ++result_.flows;
       net_.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, s] {
         if (--pending_ == 0) launch(s + 1);
-      }, rounds);
+      }, rounds, stages_[s].extra_latency, channel_limited_);
     }
   }
 
   NetworkModule& net_;
   std::vector<Stage> stages_;
   CollectiveResult& result_;
+  bool channel_limited_ = false;
   size_t pending_ = 0;
 };
 
@@ -95,9 +96,12 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
     stages = expand_stages(c);
   }
   result.expansion = c.expansion;
+  // The size ramp, as the comm hub applies it (all_to_all_v keeps the plain flow model).
+  const bool ramp = c.op != CommKind::AllToAllV;
+  if (ramp) result.protocol = apply_ramp(run.planes[plane.index()], stages);
   // No ranks: the collective's flows are the whole workload.
   Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel, {});
-  CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result);
+  CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result, ramp);
   const SimulationResult r = sim.run();
   result.link_bytes = r.link_bytes[plane.index()];
   result.events = r.events + static_cast<long>(result.stages.size()) + 1;
@@ -132,6 +136,7 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
                     {"algbw_GBps", algbw / 1e9},
                     {"busbw_GBps", busbw / 1e9},
                     {"expansion", r.expansion},
+                    {"protocol", r.protocol.empty() ? "none" : r.protocol},
                     {"stages", r.stages.size()},
                     {"rounds", r.rounds}};
   NetworkSection net = network_section({plane}, {r.link_bytes}, r.time, plane.links.size());
@@ -141,10 +146,11 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
   rep["sim"]["flows"] = r.flows;
   out.summary_text = fmt::format(
       "Orrery — {} ({}) of {} over {} ranks on plane '{}' of {}\n"
-      "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n"
+      "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n{}"
       "  simulated {} flows in {} {} ({} rounds) with {} events in {:.1f} ms\n",
       comm_kind_name(c.op), resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
-      run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9, r.flows,
+      run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9,
+      r.protocol.empty() ? std::string() : fmt::format("  protocol         {}\n", r.protocol), r.flows,
       r.stages.size(), r.expansion == "rounds" ? "rounds" : "stages", r.rounds, r.events, 1e3 * r.wall_s);
   if (options.trace) {
     std::vector<TraceSpan> spans;

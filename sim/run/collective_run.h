@@ -11,6 +11,7 @@ namespace orrery {
 struct CollectiveResult {
   double time = 0;                         // seconds until the last flow arrived
   std::string expansion;                   // staged | rounds
+  std::string protocol;                    // the size ramp's choice (ll | ll128 | simple), "" if none
   std::vector<std::pair<double, double>> stages;  // start and end of each stage (or round)
   long rounds = 0;                         // rounds of the algorithm (sum over the stages)
   std::vector<double> link_bytes;          // bytes carried per directed link

@@ -36,6 +36,46 @@ std::vector<std::vector<double>> traffic_matrix(const CommOp& op, size_t n) {
 
 }  // namespace
 
+std::string apply_ramp(const Plane& p, std::vector<Stage>& stages) {
+  if (p.protocols.empty()) return "";
+  // The protocol's costs go on each stage's flows as extra latency before their bytes move;
+  // their wire bytes and the channel limit make the rest (NetworkModule).
+  // The estimate's inputs: per stage k_s, λ_s (its slowest path), W_s (its busiest sender);
+  // R = the slowest sender's min(port capacity, channels x channel_bandwidth).
+  std::vector<RampStage> ramp;
+  std::map<int, double> port;  // endpoint -> capacity of its links out
+  double rate = std::numeric_limits<double>::infinity();
+  for (const auto& st : stages) {
+    RampStage r{static_cast<double>(st.rounds), 0, 0};
+    std::map<int, double> out;
+    for (const auto& f : st.flows) {
+      r.latency = std::max(r.latency, p.path_latency(p.route(EndpointId{f.src}, EndpointId{f.dst})));
+      out[f.src] += f.bytes;
+      if (port.count(f.src)) continue;
+      double c = 0;
+      const int node = p.device_node(EndpointId{f.src});
+      for (const auto& l : p.links)
+        if (l.from == node) c += l.bandwidth * p.efficiency;
+      port[f.src] = c;
+      rate = std::min(rate, p.channel_rate() > 0 ? std::min(c, p.channel_rate()) : c);
+    }
+    for (const auto& [src, bytes] : out) r.bytes = std::max(r.bytes, bytes);
+    ramp.push_back(r);
+  }
+  if (!(rate < std::numeric_limits<double>::infinity())) return "";
+  const Protocol& proto = *choose_protocol(p.protocols, ramp, rate, p.channels).protocol;
+  // base_p and the pipeline fill once (on the first stage), step_p on every round.
+  const double once = proto.base_latency + collective_fill(proto, ramp, rate, p.channels);
+  bool first = true;
+  for (auto& st : stages) {
+    if (st.flows.empty()) continue;
+    for (auto& f : st.flows) f.bytes /= proto.efficiency;
+    st.extra_latency = st.rounds * proto.step_latency + (first ? once : 0.0);
+    first = false;
+  }
+  return proto.name;
+}
+
 bool joins(const Plane& p, const std::vector<int>& members) {
   for (size_t i = 0; i < members.size(); ++i)
     for (size_t j = 0; j < members.size(); ++j)
@@ -223,16 +263,16 @@ PlaneId CommHub::plane_for(CommGroup kind, const std::vector<int>& members) {
 }
 
 void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
-                         std::function<void()> done) {
+                         std::function<void()> done, bool channel_limited) {
   while (k < stages->size() && (*stages)[k].flows.empty()) ++k;
   if (k >= stages->size()) return done();
   const Stage& stage = (*stages)[k];
   auto pending = std::make_shared<size_t>(stage.flows.size());
   for (const auto& f : stage.flows) {
     ++flows_;
-    net.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, &net, stages, k, pending, done] {
-      if (--*pending == 0) run_stages(net, stages, k + 1, done);
-    }, stage.rounds);
+    net.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, &net, stages, k, pending, done, channel_limited] {
+      if (--*pending == 0) run_stages(net, stages, k + 1, done, channel_limited);
+    }, stage.rounds, stage.extra_latency, channel_limited);
   }
 }
 
@@ -288,7 +328,11 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
     if (op.op == CommKind::AllToAllV) c.sizes = traffic_matrix(op, group.size());
     *stages = expand_stages(c);
   }
-  run_stages(net, stages, 0, std::move(done));
+  // Every NCCL collective and send/recv follows the size ramp (protocol, channels). The expert
+  // all_to_all_v keeps the plain flow model (its aggregate path above must agree with it).
+  const bool ramp = op.op != CommKind::AllToAllV;
+  if (ramp) (void)apply_ramp(net.plane(), *stages);
+  run_stages(net, stages, 0, std::move(done), ramp);
 }
 
 void CommHub::start_collective(size_t index, OpId id) {

@@ -43,6 +43,13 @@ namespace orrery {
 [[nodiscard]] PlaneId choose_plane(const std::vector<Plane>& planes, CommGroup kind,
                                    const std::vector<int>& members);
 
+/// The collective size ramp (hw/network/protocol.h) applied to a collective's stages on plane
+/// `p`: picks the protocol with the least estimated time, turns every flow's payload into wire
+/// bytes (÷ e_p) and sets each stage's extra latency to k_s · step_p (+ base_p and the
+/// pipeline fill on the first stage). Returns the protocol's name, or "" when the plane offers
+/// none (stages unchanged).
+std::string apply_ramp(const Plane& p, std::vector<Stage>& stages);
+
 class CommHub : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CommHub);
@@ -94,7 +101,7 @@ class CommHub : public sc_core::sc_module {
   void run_groups(const CommOp& op, const std::vector<std::vector<int>>& groups,
                   std::function<void()> done);
   void run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
-                  std::function<void()> done);
+                  std::function<void()> done, bool channel_limited);
   PlaneId plane_for(CommGroup kind, const std::vector<int>& members);
   /// An all-to-all-v on an idle device-non-blocking plane whose senders split their bytes alike:
   /// every port drains at its full rate from its first arrival, so the transfer ends at
