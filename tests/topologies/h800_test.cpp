@@ -1,4 +1,4 @@
-// The H800 presets: an H100 with NVLink cut to 400 GB/s, in a DGX and in a 256-GPU cluster
+// The H800 presets: an H100 with NVLink cut to 8 links (400 GB/s both directions), in a DGX and in a 256-GPU cluster
 // that --set system.devices=N cuts to its first N GPUs.
 #include <catch2/catch.hpp>
 
@@ -6,13 +6,14 @@
 
 using namespace orrery::test;
 
-TEST_CASE("dgx_h800_all_reduce_is_bandwidth_bound_at_400_of_the_h100s_450_GBps", "[systems][h800]") {
+TEST_CASE("dgx_h800_all_reduce_is_bound_by_its_8_channels_of_20_GBps", "[systems][h800]") {
   const auto h100 = run_report("--system dgx-h100 --workload allreduce-1gib");
   const auto h800 = run_report("--system dgx-h800 --workload allreduce-1gib");
   // 1 GiB is bandwidth-bound: bus bandwidth scales with the channels NCCL builds on each
-  // NVLink port (docs/models.md §7.5): 10 on the H800's 400 GB/s, 12 on the H100's 450.
+  // NVLink port (docs/models.md §7.5): 8 x 20.13 GB/s on the H800's 8 links, 12 x 30.2 on the
+  // H100's 18.
   CHECK(h800["summary"]["busbw_GBps"].get<double>() / h100["summary"]["busbw_GBps"].get<double>() ==
-        Approx(10.0 / 12).epsilon(0.01));
+        Approx(8 * 20.13 / (12 * 30.2)).epsilon(0.01));
   CHECK(h800["system"]["name"] == "dgx-h800");
 }
 
