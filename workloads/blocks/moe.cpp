@@ -28,12 +28,19 @@ double occupied(double slots, double assignments) {
 /// model's MLP: SwiGLU gate+up (d -> 2f), silu(g)*u, down (f -> d); or GELU fc1 (d -> f),
 /// GELU, fc2 (f -> d). Fused kernels: the activation reads 2f (or f) and writes f per row.
 void expert_mlp(const BlockContext& c, Steps& prog, const std::string& name, double rows,
-                double groups, double f) {
+                double groups, double f, bool input_quantised) {
   const bool swiglu = c.m.mlp == Mlp::swiglu;
   const double d = double(c.m.hidden), ab = c.ab;
+  const bool narrow = c.n.matmul == Dtype::int8 || c.n.matmul == Dtype::fp8;
+  // W8A8 / FP8: rows not already dispatched as int8 are quantised per token first.
+  if (narrow && !input_quantised)
+    prog.push_back(forward_only(make_vector(name + ".quant", "quantize", rows * d, ab + 1, 3, c.n.act)));
   prog.push_back(forward_only(cold(make_gemm(name + ".gate_up", rows / groups, (swiglu ? 2 : 1) * f, d, c.n.matmul, groups))));
   prog.push_back(forward_only(swiglu ? make_vector(name + ".act", "swiglu", rows * f, 3 * ab, 5, c.n.act)
                                      : make_vector(name + ".act", "gelu", rows * f, 2 * ab, 12, c.n.act)));
+  // W8A8 / FP8: the down projection's input is quantised per token (as in linear()).
+  if (narrow)
+    prog.push_back(forward_only(make_vector(name + ".down.quant", "quantize", rows * f, ab + 1, 3, c.n.act)));
   prog.push_back(forward_only(cold(make_gemm(name + ".down", rows / groups, d, f, c.n.matmul, groups))));
 }
 
@@ -125,9 +132,11 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
   // m = assignments / g rows: gate+up (d -> 2 ef), SwiGLU, down (ef -> d). Weights: g experts.
   const double rows = ep ? load.max_assignments : T * k;
   const double groups = ep ? load.active_groups : occupied(E, T * k);
-  expert_mlp(c, prog, q + ".experts", rows, groups, ef);
+  // Rows dispatched as int8 arrive quantised for an int8 GEMM.
+  const bool arrive_int8 = ep && r.int8_dispatch && mm == Dtype::int8;
+  expert_mlp(c, prog, q + ".experts", rows, groups, ef, arrive_int8);
   if (moe.shared_experts > 0 && r.shared_replicas == 0)
-    expert_mlp(c, prog, q + ".shared", T, 1, ef * double(moe.shared_experts));
+    expert_mlp(c, prog, q + ".shared", T, 1, ef * double(moe.shared_experts), false);
   c.tp.leave(prog, q, T, d, ab);
   if (ep) {
     // Combine returns each assignment's output row in bf16 to the rank that sent it.

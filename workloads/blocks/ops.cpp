@@ -26,6 +26,12 @@ void linear(const BlockContext& c, Steps& p, const std::string& name, double T, 
     p.push_back(autocast_cast(c, name + ".cast_w", in * out, c.wb, 2, true));
     if (bias) p.push_back(autocast_cast(c, name + ".cast_b", out, c.wb, 2, true));
   }
+  // W8A8 / FP8 serving: the bf16 activation is quantised per token before the GEMM (absmax,
+  // scale, cast: reads ab bytes, writes 1 byte per element, the per-token scale is negligible);
+  // the GEMM's epilogue dequantises its output (no kernel). Each linear quantises its own input
+  // (a fused QKV or gate+up shares one: Orrery counts one per linear, a slight overcount).
+  if (mm == Dtype::int8 || mm == Dtype::fp8)
+    p.push_back({make_vector(name + ".quant", "quantize", T * in, c.ab + 1, 3, c.n.act), {}});
   Step s{with_modules(cold(make_gemm(name, T, out, in, mm)), 1), {}};
   // AddmmBackward with the input/output view nodes around it; without autocast the weight
   // and bias AccumulateGrad nodes run here too.
