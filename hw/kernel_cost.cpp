@@ -72,14 +72,14 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
 /// and drains its epilogue (pipeline_latency); a GEMM with few output tiles splits K and
 /// reduces the partial tiles one after another (gemm_k_splits); a grouped GEMM reaches a
 /// grouped_efficiency fraction of the serving memory's sustained bandwidth:
-///   t = kernels * (kernel_overhead + latency + pipeline_latency) + (split - 1) * split_k_fixup
+///   t = kernels * (kernel_overhead + latency) + pipeline_latency + (split - 1) * split_k_fixup
 ///       + max(compute, bytes / (sustained * (grouped ? grouped_efficiency : 1)))
 /// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles.
 KernelCost gemm_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   const MatrixEngineSpec& m = dev.matrix_engine();
   c.engine = EngineKind::Matrix;
   c.compute_s = gemm_compute_time(m, op.gemm, op.dtype);
-  c.overhead_s += c.kernels * m.pipeline_latency;
+  c.overhead_s += m.pipeline_latency;  // the GEMM kernel's (a split-K reduction is element-wise)
   c.overhead_s += (gemm_k_splits(m, op.gemm) - 1) * m.split_k_fixup;
   if (op.gemm.grouped)
     c.bandwidth_cap = std::min(c.bandwidth_cap, m.grouped_efficiency *
