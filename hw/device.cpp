@@ -19,6 +19,7 @@ const ParamTable& device_params() {
           {"execution", ParamType::Enum, Dim::Dimensionless, "kernel_by_kernel", "execution style: a registered device kind (kernel_by_kernel is the one modelled so far)", device_kind_names()},
           {"kernel_overhead", ParamType::Quantity, Dim::Time, "1 us", "device time per kernel run back to back (block scheduling, ramp-up, tail)", {}, false, 0, true},
           {"launch_latency", ParamType::Quantity, Dim::Time, "0 s", "extra delay from launch to start when the device sits idle waiting for the launch", {}, false, 0, true},
+          {"graph_launch", ParamType::Quantity, Dim::Time, "0 s", "device time to start one replayed CUDA graph before its first kernel (framework: graph; replaces launch_latency there)", {}, false, 0, true},
           {"unit_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "memory bandwidth one compute unit can draw; a kernel with few blocks cannot saturate HBM"},
           {"engines", ParamType::Section, Dim::Dimensionless, "", "mapping name -> engine (type matrix | vector)"},
           {"memory", ParamType::Section, Dim::Dimensionless, "", "mapping name -> memory level (type hbm | dram | cache)"},
@@ -63,6 +64,7 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
   d.kernel_overhead = s.quantity("kernel_overhead");
   d.launch_latency = s.quantity("launch_latency");
   d.unit_bandwidth = s.quantity("unit_bandwidth");
+  d.graph_launch = s.quantity("graph_launch");
   read_components(s, "engines", ComponentSlot::Engine, d);
   read_components(s, "memory", ComponentSlot::Memory, d);
   {

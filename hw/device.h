@@ -23,6 +23,7 @@ struct DeviceSpec {
   HostSpec host;
   double kernel_overhead = 0;   // device time per kernel run back to back: block scheduling, ramp-up, tail
   double launch_latency = 0;    // extra delay when a kernel starts on a device idle waiting for its launch
+  double graph_launch = 0;      // device time to start a replayed graph before its first kernel
   double unit_bandwidth = 0;    // bytes/s one compute unit can draw (limits kernels with few blocks)
 
   [[nodiscard]] const MatrixEngineSpec& matrix_engine() const { return matrix.front(); }

@@ -55,6 +55,35 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   c.engine = EngineKind::Matrix;
   c.compute_s = std::max(t_matrix, t_softmax);
   c.vector_bound = t_softmax > t_matrix;
+  if (!a.backward && a.q_len <= DecodeAttentionSpec::kMaxQueries) {
+    // Decode: a few queries stream the KV cache. Per SDPA backend (flash, or memory-efficient
+    // when an explicit mask is given), a fixed latency (the split-KV partial and combine
+    // passes, the dependent Q -> K -> V loads) and the fraction of bandwidth it reaches:
+    //   t = overhead + latency_backend + bytes / (bw_backend * sustained)
+    const DecodeAttentionSpec& d = m.decode;
+    c.overhead_s += a.masked ? d.masked_latency : d.flash_latency;
+    c.bandwidth_cap = std::min(c.bandwidth_cap, (a.masked ? d.masked_bandwidth : d.flash_bandwidth) *
+                                                    dev.memory[static_cast<size_t>(c.level)].sustained());
+  }
+  return c;
+}
+
+/// GEMM: stream-K compute time (gemm_compute_time); each kernel also fills its load pipeline
+/// and drains its epilogue (pipeline_latency); a GEMM with few output tiles splits K and
+/// reduces the partial tiles one after another (gemm_k_splits); a grouped GEMM reaches a
+/// grouped_efficiency fraction of the serving memory's sustained bandwidth:
+///   t = kernels * (kernel_overhead + latency) + pipeline_latency + (split - 1) * split_k_fixup
+///       + max(compute, bytes / (sustained * (grouped ? grouped_efficiency : 1)))
+/// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles.
+KernelCost gemm_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
+  const MatrixEngineSpec& m = dev.matrix_engine();
+  c.engine = EngineKind::Matrix;
+  c.compute_s = gemm_compute_time(m, op.gemm, op.dtype);
+  c.overhead_s += m.pipeline_latency;  // the GEMM kernel's (a split-K reduction is element-wise)
+  c.overhead_s += (gemm_k_splits(m, op.gemm) - 1) * m.split_k_fixup;
+  if (op.gemm.grouped)
+    c.bandwidth_cap = std::min(c.bandwidth_cap, m.grouped_efficiency *
+                                                    dev.memory[static_cast<size_t>(c.level)].sustained());
   return c;
 }
 
@@ -65,7 +94,7 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
     throw std::logic_error("host and network ops have no kernel cost: " + op.name);
   KernelCost c;
   c.bytes = op.bytes;
-  c.level = serving_level(dev, op.bytes, op.cold);
+  c.level = serving_level(dev, op.footprint > 0 ? op.footprint : op.bytes, op.cold);
   c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm)
                                       : op.kernels;
   // Each kernel's first loads wait for its memory level's latency once.
@@ -74,8 +103,7 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
                                   : std::numeric_limits<double>::infinity();
   switch (op.kind) {
     case OpKind::Gemm:
-      c.engine = EngineKind::Matrix;
-      c.compute_s = gemm_compute_time(dev.matrix_engine(), op.gemm, op.dtype);
+      c = gemm_cost(dev, op, c);
       break;
     case OpKind::Attention:
       c = attention_cost(dev, op, c);

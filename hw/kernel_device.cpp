@@ -167,8 +167,9 @@ void KernelDeviceModule::start_ready(double now) {
       r.waited = why;
       r.after = after;
       // A kernel that finds the device idle, waiting for its launch, also pays the launch's
-      // latency through the driver and the device's front end.
-      if (why == WaitReason::Host) cost.overhead_s += spec_.launch_latency;
+      // latency through the driver and the device's front end; under graph replay that is
+      // the start of a replayed graph (graph_launch, fitted on graph-replayed rows).
+      if (why == WaitReason::Host) cost.overhead_s += graph_replay ? spec_.graph_launch : spec_.launch_latency;
       if (after < 0 && prev != stream_last_op_.end()) r.after = prev->second;  // device order
       r.compute_s = cost.compute_s;
       r.level = cost.level;

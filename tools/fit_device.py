@@ -7,6 +7,9 @@ tests/data/h100_microbench.json; the GPT-2 block rows are held out and only repo
 
   python3 tools/fit_device.py            # print the per-category error of the preset as is
   python3 tools/fit_device.py --fit      # coordinate search over the fitted constants
+
+The device-side constants of graph replay (graph_launch, pipeline_latency, split_k_fixup,
+decode_*, grouped_efficiency) and the fp8/int8 efficiencies are fitted by tools/fit_h200.py.
 """
 import argparse
 import json

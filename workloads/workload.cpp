@@ -1,5 +1,7 @@
 #include "workloads/workload.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "sim/config/errors.h"
@@ -44,7 +46,8 @@ const ParamTable& workload_params() {
           {"overlap", ParamType::Section, Dim::Dimensionless, "", "prefill/decode: split the cores into an attention and a feed-forward partition whose streams overlap micro-batches (see `overlap`; needs parallel.microbatches >= 2)", {}, true},
           {"mtp", ParamType::Section, Dim::Dimensionless, "", "decode with multi-token prediction (see `mtp`)", {}, true},
           {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
-          {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op; the mean of all but the first is reported"},
+          {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op (framework graph: graph replays); the mean of all but the first is reported"},
+          {"graph_calls", ParamType::Integer, Dim::Dimensionless, "1", "microbench, framework graph: calls of each op captured back to back in one graph; the time per call is a replay's device time divided by it"},
       }};
   return t;
 }
@@ -54,20 +57,24 @@ const ParamTable& micro_op_params() {
       "microbench op",
       "One kernel of a micro-benchmark workload.",
       {
-          {"kind", ParamType::Enum, Dim::Dimensionless, "", "kernel", {"gemm", "attention", "layernorm", "gelu", "add", "softmax"}},
+          {"kind", ParamType::Enum, Dim::Dimensionless, "", "kernel", {"gemm", "attention", "layernorm", "gelu", "add", "add_", "softmax", "argmax"}},
           {"m", ParamType::Integer, Dim::Dimensionless, "1", "gemm: rows of A and C"},
           {"n", ParamType::Integer, Dim::Dimensionless, "1", "gemm: columns of B and C"},
           {"k", ParamType::Integer, Dim::Dimensionless, "1", "gemm: inner dimension"},
-          {"batch", ParamType::Integer, Dim::Dimensionless, "1", "gemm/attention: batch"},
+          {"batch", ParamType::Integer, Dim::Dimensionless, "1", "gemm/attention: batch (gemm: experts of one grouped GEMM kernel)"},
           {"heads", ParamType::Integer, Dim::Dimensionless, "1", "attention: heads"},
           {"seq", ParamType::Integer, Dim::Dimensionless, "1", "attention: query length"},
           {"kv", ParamType::Integer, Dim::Dimensionless, "0", "attention: key/value length (0: same as seq)", {}, false, 0, true},
+          {"grouped", ParamType::Bool, Dim::Dimensionless, "false", "gemm: one grouped-GEMM kernel over `batch` experts, each with its own weight (torch._grouped_mm), not a batched GEMM"},
+          {"kv_heads", ParamType::Integer, Dim::Dimensionless, "0", "attention: key/value heads, each shared by heads/kv_heads query heads (0: heads)", {}, false, 0, true},
           {"head_dim", ParamType::Integer, Dim::Dimensionless, "64", "attention: head dimension"},
+          {"mask", ParamType::Bool, Dim::Dimensionless, "false", "attention: an explicit boolean attn_mask (SDPA then runs the memory-efficient kernel, not flash)"},
           {"causal", ParamType::Bool, Dim::Dimensionless, "true", "attention: causal mask"},
           {"backward", ParamType::Bool, Dim::Dimensionless, "false", "attention: forward + backward"},
           {"rows", ParamType::Integer, Dim::Dimensionless, "1", "element-wise: rows (tokens)"},
           {"cols", ParamType::Integer, Dim::Dimensionless, "1", "element-wise: columns (channels)"},
           {"dtype", ParamType::Enum, Dim::Dimensionless, "bf16", "data type", dtype_names()},
+          {"cold", ParamType::Bool, Dim::Dimensionless, "false", "operands come from device memory, never from a cache (the benchmark cycles through distinct buffers)"},
       }};
   return t;
 }
@@ -81,6 +88,7 @@ MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
   m.dtype = parse_dtype(s.string("dtype"));
   m.gemm = {static_cast<double>(s.integer("m")), static_cast<double>(s.integer("n")),
             static_cast<double>(s.integer("k")), static_cast<double>(s.integer("batch"))};
+  m.gemm.grouped = s.boolean("grouped");
   m.attn.batch = static_cast<double>(s.integer("batch"));
   m.attn.heads = static_cast<double>(s.integer("heads"));
   m.attn.q_len = static_cast<double>(s.integer("seq"));
@@ -88,6 +96,11 @@ MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
   m.attn.kv_len = kv > 0 ? static_cast<double>(kv) : m.attn.q_len;
   m.attn.head_dim = static_cast<double>(s.integer("head_dim"));
   m.attn.causal = s.boolean("causal");
+  m.attn.kv_heads = static_cast<double>(s.integer("kv_heads"));
+  if (m.attn.kv_heads > 0 && std::fmod(m.attn.heads, m.attn.kv_heads) != 0)
+    s.fail("kv_heads", fmt::format("{} query heads are not a multiple of {} key/value heads", m.attn.heads, m.attn.kv_heads));
+  m.attn.masked = s.boolean("mask");
+  m.cold = s.boolean("cold");
   m.attn.backward = s.boolean("backward");
   m.rows = static_cast<double>(s.integer("rows"));
   m.cols = static_cast<double>(s.integer("cols"));
@@ -216,6 +229,10 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
   w.dropout = s.boolean("dropout");
   w.iterations = s.integer("iterations");
   w.repeat = s.integer("repeat");
+  w.graph_calls = s.integer("graph_calls");
+  if (w.graph_calls < 1) s.fail("graph_calls", "at least 1 call per graph");
+  if (s.has("graph_calls") && (w.phase != Phase::microbench || w.framework != Framework::graph))
+    s.fail("graph_calls", "graph_calls is for phase microbench with framework: graph");
   if (w.phase == Phase::microbench) {
     if (!s.has("ops")) s.fail("ops", "phase microbench needs a list of ops");
     const YAML::Node ops = s.node("ops");

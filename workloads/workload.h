@@ -19,11 +19,12 @@ enum class Optimizer { adamw, sgd, none };
 
 /// One row of a micro-benchmark workload: a single kernel timed in a loop.
 struct MicroOp {
-  std::string kind;  // gemm | attention | layernorm | gelu | add | softmax
+  std::string kind;  // gemm | attention | layernorm | gelu | add | add_ | softmax | argmax
   GemmShape gemm;
   AttentionShape attn;
   double rows = 0, cols = 0;  // element-wise shapes
   Dtype dtype = Dtype::bf16;
+  bool cold = false;  // operands streamed from device memory (distinct buffers per call)
 };
 
 struct WorkloadSpec {
@@ -40,7 +41,8 @@ struct WorkloadSpec {
   bool dropout = false;               // apply the model's dropout (training only)
   long iterations = 1;                // steps simulated back to back; the last one is reported
   std::vector<MicroOp> micro;         // phase microbench
-  long repeat = 10;                   // microbench: calls per op
+  long repeat = 10;                   // microbench: calls per op (graph: graph replays)
+  long graph_calls = 1;               // microbench, graph: calls captured in one graph
   CollectiveSpec collective;          // phase collective
   ParallelSpec parallel;              // how the work is spread over the system's devices
   long grad_accum = 1;                // train: micro-steps per optimizer step

@@ -25,6 +25,13 @@ const ParamTable& matrix_engine_params() {
           {"alignment", ParamType::Integer, Dim::Dimensionless, "8", "elements a dimension must be a multiple of for the fast path"},
           {"min_split_k", ParamType::Integer, Dim::Dimensionless, "256", "smallest K slice when K is split across idle units"},
           {"split_k_max_m", ParamType::Integer, Dim::Dimensionless, "0", "GEMMs with M at or below this run as split-K plus a separate reduction kernel (one more launch); 0: never", {}, false, 0, true},
+          {"pipeline_latency", ParamType::Quantity, Dim::Time, "0 s", "device time per GEMM kernel to fill its load pipeline and drain its epilogue (fitted on small GEMMs replayed from a graph)", {}, false, 0, true},
+          {"split_k_fixup", ParamType::Quantity, Dim::Time, "0 s", "device time per extra K split of a GEMM with too few output tiles to fill the units: its partial tiles are reduced one after another (stream-K fixup)", {}, false, 0, true},
+          {"grouped_efficiency", ParamType::Real, Dim::Dimensionless, "1", "fraction of memory bandwidth and of peak a grouped GEMM kernel (one kernel over all experts, torch._grouped_mm) reaches"},
+          {"decode_flash_latency", ParamType::Quantity, Dim::Time, "0 s", "fixed device time of a decode attention call (<= 16 queries) with the flash kernel (split-KV: partial and combine passes), beyond one kernel's overhead", {}, false, 0, true},
+          {"decode_flash_bandwidth", ParamType::Real, Dim::Dimensionless, "1", "fraction of the memory's sustained bandwidth the flash kernel reaches streaming a KV cache"},
+          {"decode_masked_latency", ParamType::Quantity, Dim::Time, "0 s", "same, for the memory-efficient kernel SDPA runs when an explicit attn_mask is given (e.g. a static KV cache)", {}, false, 0, true},
+          {"decode_masked_bandwidth", ParamType::Real, Dim::Dimensionless, "1", "fraction of the memory's sustained bandwidth the memory-efficient kernel reaches streaming a KV cache"},
           {"scheduler", ParamType::Enum, Dim::Dimensionless, "waves", "how GEMM work is spread over units: waves of whole tiles (with split-K when tiles are few) or stream_k (even split, no wave quantisation)", {"waves", "stream_k"}},
       }};
   return t;
@@ -49,6 +56,15 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   e.min_split_k = static_cast<int>(s.integer("min_split_k"));
   e.stream_k = s.string("scheduler") == "stream_k";
   e.split_k_max_m = static_cast<int>(s.integer("split_k_max_m"));
+  e.pipeline_latency = s.quantity("pipeline_latency");
+  e.split_k_fixup = s.quantity("split_k_fixup");
+  e.grouped_efficiency = s.real("grouped_efficiency");
+  e.decode.flash_latency = s.quantity("decode_flash_latency");
+  e.decode.flash_bandwidth = s.real("decode_flash_bandwidth");
+  e.decode.masked_latency = s.quantity("decode_masked_latency");
+  e.decode.masked_bandwidth = s.real("decode_masked_bandwidth");
+  for (const char* k : {"grouped_efficiency", "decode_flash_bandwidth", "decode_masked_bandwidth"})
+    if (s.real(k) > 1) s.fail(k, "a fraction cannot exceed 1");
   YAML::Node tiles = s.node("tiles");
   if (!tiles) {
     e.tiles = {{128, 256}};
@@ -70,6 +86,15 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   return e;
 }
 
+double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g) {
+  auto skinny = e.tiles.front();
+  for (const auto& t : e.tiles)
+    if (t.first < skinny.first || (t.first == skinny.first && t.second < skinny.second)) skinny = t;
+  const double tiles = g.batch * std::ceil(g.m / skinny.first) * std::ceil(g.n / skinny.second);
+  if (tiles >= e.units) return 1;
+  return std::max(1.0, std::min(std::floor(e.units / tiles), std::floor(g.k / e.min_split_k)));
+}
+
 int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g) {
   return g.m <= e.split_k_max_m ? 2 : 1;
 }
@@ -83,6 +108,7 @@ double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt
   const auto override_eff = e.efficiency.find(dt);
   double eff = override_eff != e.efficiency.end() ? override_eff->second : e.max_efficiency;
   if (!g.aligned(e.alignment_elements)) eff *= e.unaligned_efficiency;
+  if (g.grouped) eff *= e.grouped_efficiency;
   double best = std::numeric_limits<double>::infinity();
   if (e.stream_k) {
     for (const auto& [tm, tn] : e.tiles) {

@@ -10,6 +10,18 @@
 
 namespace orrery {
 
+/// Fused attention of a few query tokens against a KV cache (decode), per SDPA backend: the
+/// flash kernel (split-KV "flash-decoding"), or the memory-efficient kernel that SDPA picks
+/// when an explicit attn_mask is given. Fitted on graph-replayed decode attention rows.
+struct DecodeAttentionSpec {
+  double flash_latency = 0;     // s of fixed device time per call beyond one kernel's overhead
+  double flash_bandwidth = 1;   // fraction of the serving memory's sustained bandwidth reached
+  double masked_latency = 0;
+  double masked_bandwidth = 1;
+  /// Queries per sequence at or below which an attention call is a decode call.
+  static constexpr double kMaxQueries = 16;
+};
+
 /// Runtime spec of a matrix engine, validated, in SI units.
 struct MatrixEngineSpec {
   std::string name;
@@ -24,10 +36,22 @@ struct MatrixEngineSpec {
   int min_split_k = 256;              // smallest K slice when K is split across idle units
   bool stream_k = false;              // work split evenly over units (no wave quantisation)
   int split_k_max_m = 0;              // M at or below which the GEMM runs split-K + a reduction kernel
+  double pipeline_latency = 0;        // s per GEMM kernel: load-pipeline fill + epilogue drain
+  double split_k_fixup = 0;           // s per extra K split: one partial tile reduced in turn
+  double grouped_efficiency = 1;      // grouped GEMM kernel: fraction of bandwidth and peak reached
+  DecodeAttentionSpec decode;         // fused attention with few queries (decode)
 };
 
 [[nodiscard]] const ParamTable& matrix_engine_params();
 [[nodiscard]] MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name);
+
+/// K splits of a GEMM whose output tiles are too few to fill the units (stream-K / split-K):
+/// with the tile of fewest rows (tm, tn) (the one a skinny GEMM runs),
+///   tiles = batch * ceil(M / tm) * ceil(N / tn)
+///   split = max(1, min(floor(units / tiles), floor(K / min_split_k)))
+/// The partial tiles of one output tile are reduced one after the other (each a round trip
+/// through the L2: stream-K's "fixup"), costing (split - 1) * split_k_fixup.
+[[nodiscard]] double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g);
 
 /// Kernels a GEMM launches: 2 (split-K partial products, then their reduction) when
 /// M <= split_k_max_m, else 1.
@@ -43,7 +67,8 @@ struct MatrixEngineSpec {
 ///                2 * tm * tn * min_split_k / (peak/units * eff))
 /// (Osama et al., "Stream-K: Work-centric Parallel Decomposition for Dense GEMM", PPoPP 2023).
 /// eff = max_efficiency or the dtype's override (* unaligned_efficiency when a row stride is
-/// not a multiple of alignment), minimised over the tile shapes offered (as cuBLAS's heuristics choose).
+/// not a multiple of alignment, * grouped_efficiency for a grouped GEMM), minimised over the
+/// tile shapes offered (as cuBLAS's heuristics choose).
 /// Source: the wave-quantisation model of NVIDIA's "Matrix Multiplication Background User's
 /// Guide" (Deep Learning Performance docs), with split-K as in CUTLASS.
 [[nodiscard]] double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt);

@@ -12,6 +12,7 @@ HostModule::HostModule(sc_core::sc_module_name name, const HostSpec& spec, Frame
     : sc_module(name), spec_(spec), framework_(framework), source_(source), records_(records),
       device_(device) {
   device_.on_sync_done = [this](OpId id) { release(id); };
+  device_.graph_replay = framework == Framework::graph;
   device_.on_op_done = [this] { device_op_done(); };
   source_.subscribe([this] { wake_.notify(sc_core::SC_ZERO_TIME); });
   SC_METHOD(step);

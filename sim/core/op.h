@@ -33,6 +33,7 @@ struct GemmShape {
   double m = 0, n = 0, k = 0;
   double batch = 1;
   bool a_transposed = false;  // A is read as the transpose of a stored (K x M) tensor
+  bool grouped = false;       // one grouped-GEMM kernel over `batch` experts (torch._grouped_mm)
   /// The row stride of A (K, or M when transposed) and of B and C (N) must be multiples of
   /// the alignment for vectorised (TMA) loads; M alone never matters.
   [[nodiscard]] bool aligned(int alignment) const;
@@ -44,6 +45,7 @@ struct AttentionShape {
   double batch = 1, heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
   bool causal = true;
   bool backward = false;
+  bool masked = false;     // an explicit attn_mask: SDPA's memory-efficient kernel, not flash
   double kv_heads = 0;     // key/value heads, each shared by heads/kv_heads query heads (0: heads)
   double v_head_dim = 0;   // value and output dim per head (0: head_dim; MLA prefill 128 vs 192)
   bool v_in_k = false;     // V is the first v_head_dim columns of K, read once (MLA absorbed
@@ -103,6 +105,7 @@ struct Op {
   int stream = 0;        // device stream; ops of one stream run in issue order
   int partition = 0;     // cores it runs on: 0 the whole device, k the graph's partitions()[k-1]
   bool sync = false;     // the host waits for this op to finish before issuing more
+  double footprint = 0;  // distinct bytes touched, when fewer than `bytes` (in-place ops); 0: bytes
   bool cold = false;     // reads operands not touched recently (weights, KV cache): never
                          // served by an on-chip cache, whatever its size
   int iteration = 0;     // repeated steps (micro-benchmark loops, decode tokens)

@@ -28,6 +28,9 @@ class Device {
 
   /// A synchronising op finished (the host may continue).
   std::function<void(OpId)> on_sync_done;
+  /// Set by the host: kernels come from replayed captured graphs (framework: graph), so a
+  /// kernel that finds the device idle waiting for its launch starts a graph replay.
+  bool graph_replay = false;
   /// A device (kernel) op finished (frees a launch-queue slot).
   std::function<void()> on_op_done;
   /// A network op reached the head of its stream with its inputs ready.

@@ -24,7 +24,10 @@ TEST_CASE("example_decode_is_memory_bound_at_batch_1_and_less_so_at_64", "[examp
       if (b["resource"] == res) return b["critical_path_share"].get<double>();
     return 0.0;
   };
-  CHECK(share(b1, "hbm") > 0.5);
+  // Batch 1 streams the weights through ~600 small kernels replayed from a graph: the
+  // critical path is weight reads and per-kernel fixed device costs (graph gaps, GEMM pipeline
+  // fill, split-K fixups, decode attention latency; fitted on graph-replayed H200 rows), not math.
+  CHECK(share(b1, "hbm") + share(b1, "kernel overhead") > 0.9);
   CHECK(share(b1, "hbm") > share(b1, "tensor"));
   // 64 sequences share each weight read: 64x the tokens for far less than 64x the time.
   const double t1 = b1["summary"]["tpot_s"], t64 = b64["summary"]["tpot_s"];

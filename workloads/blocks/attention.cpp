@@ -40,6 +40,9 @@ Step sdpa(const BlockContext& c, const std::string& p, const Dims& x, const Laye
   a.q_len = x.S;  // decode: 1, or 1 + drafts verified with multi-token prediction
   a.kv_len = call.decode ? call.kv_len : x.S;
   a.causal = !call.decode;
+  // A static (graph) KV cache is read through an attn_mask over its filled positions, which
+  // rules out the flash kernel: SDPA runs the memory-efficient one.
+  a.masked = call.decode && c.w.framework == Framework::graph;
   Step attn{with_modules(make_attention(p + ".attn.sdpa", a, c.n.attention), 1), {}};
   attn.fwd.cold = call.decode;  // decode streams the whole KV cache
   a.backward = true;
