@@ -35,13 +35,18 @@ void expert_mlp(const BlockContext& c, Steps& prog, const std::string& name, dou
   // W8A8 / FP8: rows not already dispatched as int8 are quantised per token first.
   if (narrow && !input_quantised)
     prog.push_back(forward_only(make_vector(name + ".quant", "quantize", rows * d, ab + 1, 3, c.n.act)));
-  prog.push_back(forward_only(cold(make_gemm(name + ".gate_up", rows / groups, (swiglu ? 2 : 1) * f, d, c.n.matmul, groups))));
+  // One grouped-GEMM kernel over the rank's active experts (a plain GEMM for one expert).
+  auto grouped = [groups](Op op) {
+    op.gemm.grouped = groups > 1;
+    return op;
+  };
+  prog.push_back(forward_only(grouped(cold(make_gemm(name + ".gate_up", rows / groups, (swiglu ? 2 : 1) * f, d, c.n.matmul, groups)))));
   prog.push_back(forward_only(swiglu ? make_vector(name + ".act", "swiglu", rows * f, 3 * ab, 5, c.n.act)
                                      : make_vector(name + ".act", "gelu", rows * f, 2 * ab, 12, c.n.act)));
   // W8A8 / FP8: the down projection's input is quantised per token (as in linear()).
   if (narrow)
     prog.push_back(forward_only(make_vector(name + ".down.quant", "quantize", rows * f, ab + 1, 3, c.n.act)));
-  prog.push_back(forward_only(cold(make_gemm(name + ".down", rows / groups, d, f, c.n.matmul, groups))));
+  prog.push_back(forward_only(grouped(cold(make_gemm(name + ".down", rows / groups, d, f, c.n.matmul, groups)))));
 }
 
 }  // namespace
