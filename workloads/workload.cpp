@@ -150,6 +150,7 @@ const ParamTable& overlap_params() {
       "overlap",
       "Micro-batch overlap on partitioned cores (CloudMatrix-Infer's decode): layer by layer, micro-batch j's feed-forward (MLP or MoE: gate, dispatch, experts, combine) runs on its partition while micro-batch j+1's attention runs on the other. Ops outside the layers use the whole device.",
       {
+          {"enabled", ParamType::Bool, Dim::Dimensionless, "true", "false: the micro-batches run one after the other on the whole device (the partitions are still checked), e.g. --set workload.overlap.enabled=false"},
           {"attention", ParamType::Section, Dim::Dimensionless, "", "cores of the attention stream (norms, attention, output projection) (see `core_partition`)"},
           {"ffn", ParamType::Section, Dim::Dimensionless, "", "cores of the feed-forward stream (see `core_partition`)"},
       }};
@@ -189,12 +190,13 @@ void read_mtp(const Section& ws, WorkloadSpec& w) {
 
 void read_overlap(const Section& ws, WorkloadSpec& w) {
   const Section s(ws.node("overlap"), ws.path_of("overlap"), overlap_params());
+  const bool enabled = s.boolean("enabled");
   if (w.phase != Phase::decode && w.phase != Phase::prefill)
     ws.fail("overlap", "micro-batch overlap is for phases prefill and decode");
-  if (w.parallel.microbatches < 2)
+  if (enabled && w.parallel.microbatches < 2)
     ws.fail("overlap", fmt::format("overlap needs parallel.microbatches >= 2 (it is {})", w.parallel.microbatches));
-  if (w.parallel.pp > 1) ws.fail("overlap", "overlap with pipeline parallelism (pp > 1) is not modelled");
-  if (w.model.parallel_residual)
+  if (enabled && w.parallel.pp > 1) ws.fail("overlap", "overlap with pipeline parallelism (pp > 1) is not modelled");
+  if (enabled && w.model.parallel_residual)
     ws.fail("overlap", fmt::format("model '{}' has a parallel residual: its attention and MLP read the same input", w.model.name));
   for (const char* name : {"attention", "ffn"}) {
     const Section p(s.node(name), s.path_of(name), core_partition_params());
@@ -203,6 +205,7 @@ void read_overlap(const Section& ws, WorkloadSpec& w) {
     if (vu < 1) p.fail("vector_units", "at least 1");
     w.overlap.push_back({name, double(mu), double(vu)});
   }
+  if (!enabled) w.overlap.clear();
 }
 
 }  // namespace

@@ -136,5 +136,39 @@ TEST_CASE("example_deepseek_decode_batch_mtp_and_half_ub_bandwidth", "[examples]
   const auto b48_library = run_report(base + "--set workload.moe.a2a=collective");
   CHECK(a2a(half) - a2a(b48) == Approx(a2a(b48_library)).epsilon(0.05));
   CHECK(a2a(b48) > a2a(b48_library));
+  // Overlapped micro-batches hide the transfers: half the bandwidth moves TPOT far less than
+  // it does with the micro-batches one after the other.
+  const auto serial = run_report(base + "--set workload.overlap.enabled=false");
+  const auto serial_half = run_report(base + "--set workload.overlap.enabled=false --set system.planes.ub.link_bandwidth=14GB/s --set system.planes.ub.uplink_bandwidth=14GB/s");
+  CHECK(tpot(b48) < 0.85 * tpot(serial));
+  CHECK(tpot(half) - tpot(b48) < 0.2 * (tpot(serial_half) - tpot(serial)));
   CHECK(tpot(half) > tpot(b48));
+}
+
+TEST_CASE("example_dispatch_latency_grows_with_ep_size", "[examples][moe][deepseek]") {
+  // examples/deepseek-dispatch-vs-ep: the fused dispatch and combine grow with the number of
+  // peers; the library all-to-all-v only with the share of bytes that leaves the die.
+  auto times = [](int ep, const std::string& a2a) {
+    const auto r = run_report_ops(
+        "--system cloudmatrix384 --workload deepseek-r1-decode-cm384 --set workload.batch=256 "
+        "--set workload.mtp.draft_tokens=0 --set workload.moe.shared_replicas=0 "
+        "--set workload.moe.redundant_experts=0 --set workload.model.layers=8 --set workload.seq_len=512 "
+        "--set system.devices=" + std::to_string(ep < 16 ? 16 : ep) + " --set workload.parallel.ep=" +
+        std::to_string(ep) + " --set workload.moe.a2a=" + a2a);
+    double dispatch = 0;
+    for (const auto& op : r["ops"]) {
+      const std::string n = op["name"];
+      if (n.size() > 13 && n.compare(n.size() - 13, 13, ".moe.dispatch") == 0)
+        dispatch = op["end_s"].get<double>() - op["start_s"].get<double>();
+    }
+    return dispatch;
+  };
+  const double f8 = times(8, "fused"), f64 = times(64, "fused"), f256 = times(256, "fused");
+  const double c8 = times(8, "collective"), c256 = times(256, "collective");
+  CHECK(f8 < f64);
+  CHECK(f64 < f256);
+  // Fused: 248 more peers at 94 ns each, plus the slightly larger share of bytes leaving.
+  CHECK(f256 - f8 == Approx(248 * 94e-9 + (c256 - c8)).epsilon(0.05));
+  // Library: bytes x (1 - 1/EP) at the same ports: 255/256 over 7/8 of the EP8 time, + latency.
+  CHECK(c256 / c8 == Approx((255.0 / 256) / (7.0 / 8)).epsilon(0.03));
 }
