@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/report/layer_breakdown.h"
 #include "sim/report/sections.h"
 #include "sim/units/quantity.h"
 #include "workloads/builders/microbench.h"
@@ -32,7 +33,10 @@ nlohmann::json build_report(const StepOutcome& st, const RunOptions& options) {
       report_header(run, {{"name", run.system_name}, {"device", device_json(run.device)}});
   rep["summary"] = summary_section(st);
   if (run.workload.phase != Phase::microbench) rep["model"] = model_section(run.workload.model);
-  if (run.workload.model.moe.enabled()) rep["moe"] = moe_section(st);
+  if (run.workload.model.moe.enabled()) {
+    rep["moe"] = moe_section(st);
+    rep["moe"]["breakdown"] = layer_breakdown(crit, win, rep["moe"]["moe_layers"].get<long>());
+  }
   const MemoryPlan& plan = (*st.plans)[static_cast<size_t>(crit.stage)];
   if (!plan.items.empty()) rep["memory"] = memory_section(plan);
   if (auto b = bottleneck_section(crit, win); !b.is_null()) rep["bottlenecks"] = std::move(b);

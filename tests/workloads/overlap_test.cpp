@@ -120,3 +120,24 @@ TEST_CASE("overlap_needs_micro_batches_and_disjoint_partitions", "[overlap][conf
   CHECK(over.exit_code == 2);
   CHECK(over.err.find("166 matrix") != std::string::npos);
 }
+
+TEST_CASE("moe_breakdown_shows_the_overlap_and_what_communication_it_hides", "[overlap][moe][report]") {
+  const std::string base = "--system cloudmatrix384 --set system.devices=320 --workload deepseek-r1-decode-cm384 ";
+  const auto on = run_report(base);
+  const auto off = run_report(base + "--set workload.overlap.enabled=false");
+  const auto& b_on = on["moe"]["breakdown"];
+  const auto& b_off = off["moe"]["breakdown"];
+  // The same transfers either way; overlapped, the attention stream hides most of them.
+  CHECK(b_on["expert_comm_s"].get<double>() == Approx(b_off["expert_comm_s"].get<double>()).epsilon(0.01));
+  CHECK(b_on["exposed_comm_s"].get<double>() < 0.1 * b_off["exposed_comm_s"].get<double>());
+  CHECK(b_off["exposed_comm_s"].get<double>() <= b_off["expert_comm_s"].get<double>() * (1 + 1e-9));
+  CHECK(b_on["overlap_s"].get<double>() > 0);
+  CHECK(b_off["overlap_s"].get<double>() == 0);
+  // Without overlap, nothing runs beside the transfers: all of their time is exposed.
+  CHECK(b_off["exposed_comm_s"].get<double>() == Approx(b_off["expert_comm_s"].get<double>()).epsilon(1e-6));
+  // The parts add up to the MoE layers' op time: 58 layers x parts <= the step's op time.
+  double parts = 0;
+  for (const auto& [k, v] : b_off["per_moe_layer"].items()) parts += v.get<double>();
+  CHECK(parts * 58 < off["summary"]["step_time_s"].get<double>());
+  CHECK(parts * 58 > 0.8 * off["summary"]["step_time_s"].get<double>());
+}
