@@ -151,8 +151,9 @@ const ParamTable& overlap_params() {
       "Micro-batch overlap on partitioned cores (CloudMatrix-Infer's decode): layer by layer, micro-batch j's feed-forward (MLP or MoE: gate, dispatch, experts, combine) runs on its partition while micro-batch j+1's attention runs on the other. Ops outside the layers use the whole device.",
       {
           {"enabled", ParamType::Bool, Dim::Dimensionless, "true", "false: the micro-batches run one after the other on the whole device (the partitions are still checked), e.g. --set workload.overlap.enabled=false"},
-          {"attention", ParamType::Section, Dim::Dimensionless, "", "cores of the attention stream (norms, attention, output projection) (see `core_partition`)"},
-          {"ffn", ParamType::Section, Dim::Dimensionless, "", "cores of the feed-forward stream (see `core_partition`)"},
+          {"cores", ParamType::Enum, Dim::Dimensionless, "split", "split: the attention and feed-forward streams each run on their own partition (CloudMatrix-Infer); shared: both streams take turns on the `attention` partition's cores and the rest are left to communication kernels (DeepSeek-V3 on H800 keeps 24 of 132 SMs for communication): one stream's transfers overlap the other's compute", {"split", "shared"}},
+          {"attention", ParamType::Section, Dim::Dimensionless, "", "cores of the attention stream (norms, attention, output projection); with cores: shared, of both streams (see `core_partition`)"},
+          {"ffn", ParamType::Section, Dim::Dimensionless, "", "cores of the feed-forward stream (see `core_partition`); not with cores: shared", {}, true},
       }};
   return t;
 }
@@ -198,7 +199,12 @@ void read_overlap(const Section& ws, WorkloadSpec& w) {
   if (enabled && w.parallel.pp > 1) ws.fail("overlap", "overlap with pipeline parallelism (pp > 1) is not modelled");
   if (enabled && w.model.parallel_residual)
     ws.fail("overlap", fmt::format("model '{}' has a parallel residual: its attention and MLP read the same input", w.model.name));
+  const bool shared = s.string("cores") == "shared";
+  if (shared && s.has("ffn")) s.fail("ffn", "with cores: shared both streams run on the attention partition; remove ffn");
+  if (!shared && !s.has("ffn")) s.fail("cores", "cores: split needs an ffn partition (or set cores: shared)");
+  w.overlap_shared_cores = shared;
   for (const char* name : {"attention", "ffn"}) {
+    if (shared && std::string(name) == "ffn") break;
     const Section p(s.node(name), s.path_of(name), core_partition_params());
     const long mu = p.integer("matrix_units"), vu = p.integer("vector_units");
     if (mu < 1) p.fail("matrix_units", "at least 1");

@@ -50,6 +50,7 @@ struct WorkloadSpec {
   /// Two core partitions (attention, feed-forward) whose streams overlap micro-batches (empty:
   /// every op on the whole device, micro-batch after micro-batch).
   std::vector<CorePartition> overlap;
+  bool overlap_shared_cores = false;  // both streams on overlap[0] (the rest left to communication)
   long mtp_drafts = 0;                // decode: tokens drafted per step by the model's MTP modules
   double mtp_acceptance = 0;          // probability that a draft is accepted
 };

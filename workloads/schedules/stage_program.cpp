@@ -68,7 +68,7 @@ void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,
       s.g.use_chain(kAttentionChain, kAttentionStream, 1, r);
       s.forward(h.attention, l);
       r = {static_cast<OpId>(s.g.last())};
-      s.g.use_chain(kFeedForwardChain, kFeedForwardStream, 2, r);
+      s.g.use_chain(kFeedForwardChain, kFeedForwardStream, s.w.overlap_shared_cores ? 1 : 2, r);
       s.forward(h.feed_forward, l);
       r = {static_cast<OpId>(s.g.last())};
     }

@@ -31,7 +31,8 @@ struct StageProgram {
 
 /// Layers of every micro-batch overlapped on the workload's two core partitions (w.overlap):
 /// per layer, micro-batch j's attention half runs on the attention stream and then its
-/// feed-forward half on the feed-forward stream, while micro-batch j+1's attention runs.
+/// feed-forward half on the feed-forward stream, while micro-batch j+1's attention runs (with
+/// overlap_shared_cores both streams take turns on the one partition).
 /// `ready[j]`: the ops micro-batch j's first layer waits for; on return, its last op. Leaves
 /// the builder on the main chain, waiting for every micro-batch.
 void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,
