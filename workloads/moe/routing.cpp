@@ -20,7 +20,7 @@ const ParamTable& moe_routing_params() {
           {"loads", ParamType::Any, Dim::Dimensionless, "", "histogram: one relative load per routed expert (a list of numbers)", {}, true},
           {"redundant_experts", ParamType::Integer, Dim::Dimensionless, "0", "extra expert slots holding copies of the hottest experts (EPLB)", {}, false, 0, true},
           {"shared_replicas", ParamType::Integer, Dim::Dimensionless, "0", "0: every rank runs the shared experts on its own tokens; N: N ranks host them and tokens are dispatched to them", {}, false, 0, true},
-          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, throughput mode) or fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB)", {"collective", "fused"}},
+          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, throughput mode) or fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB or h800-cluster's InfiniBand)", {"collective", "fused"}},
           {"dispatch", ParamType::Enum, Dim::Dimensionless, "bf16", "dispatched token format: bf16 (2 bytes x hidden), int8 (hidden bytes + a 512-byte scale slot, as CloudMatrix-Infer) or fp8 (hidden bytes + one fp32 scale per 128 values, as DeepEP)", {"bf16", "int8", "fp8"}},
       }};
   return t;
