@@ -112,6 +112,16 @@ TEST_CASE("int8_dispatch_sends_hidden_bytes_plus_a_scale_slot", "[moe]") {
     }
 }
 
+TEST_CASE("fp8_dispatch_sends_hidden_bytes_plus_one_fp32_scale_per_128_values", "[moe]") {
+  const WorkloadSpec w = workload(kMoeDecode + ", parallel: {ep: 8}, moe: {dispatch: fp8}}", 8);
+  const OpGraph g = build_graph(w);
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g[i].kind == OpKind::Comm && !g[i].comm.reverse) {
+      CHECK(g[i].comm.bytes == Approx(16 * 2 * (768 + 768 / 128 * 4.0)));  // 7,168 + 224 for DeepSeek
+      break;
+    }
+}
+
 TEST_CASE("one_device_runs_every_expert_and_reads_only_the_experts_that_got_tokens", "[moe]") {
   // Batch 1, top-2 of 8: about 2 experts' weights are read, not 8.
   const WorkloadSpec w = workload(kMoeDecode + "}");

@@ -13,6 +13,9 @@ namespace orrery::transformer {
 namespace {
 
 constexpr double kScaleSlot = 512;  // bytes: an int8 token's scales, padded (CloudMatrix-Infer)
+// FP8 tokens (DeepEP, DeepSeek-V3 §3.3): e4m3 values with one fp32 scale per 1 x 128 tile, so
+// a token of hidden d takes d + 4 d / 128 bytes (7,168 + 224 = 7,392 B for DeepSeek-V3).
+constexpr double kFp8ScaleTile = 128;
 
 Step forward_only(Op op) { return {std::move(op), {}}; }
 
@@ -121,11 +124,12 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
     prog.push_back(forward_only(make_vector(q + ".permute", "moe_permute", T * dispatched * d, ab + ab / dispatched, 0, c.n.act)));
   if (ep) {
     double slot_bytes = 2 * d;
-    if (r.int8_dispatch) {
-      // Per-token dynamic quantisation to int8: reads bf16, writes int8 and one scale.
+    if (r.int8_dispatch || r.fp8_dispatch) {
+      // Per-token (int8) or per-128-value (fp8) dynamic quantisation: reads bf16, writes one
+      // byte per value and the scales.
       if (!fused)
         prog.push_back(forward_only(make_vector(q + ".quant", "quantize", T * dispatched * d, ab + 1, 3, c.n.act)));
-      slot_bytes = d + kScaleSlot;
+      slot_bytes = r.int8_dispatch ? d + kScaleSlot : d + 4 * d / kFp8ScaleTile;
     }
     Op dispatch = make_comm(q + ".dispatch", CommKind::AllToAllV, T * dispatched * slot_bytes, CommGroup::Expert);
     dispatch.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
@@ -137,8 +141,8 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
   // m = assignments / g rows: gate+up (d -> 2 ef), SwiGLU, down (ef -> d). Weights: g experts.
   const double rows = ep ? load.max_assignments : T * k;
   const double groups = ep ? load.active_groups : occupied(E, T * k);
-  // Rows dispatched as int8 arrive quantised for an int8 GEMM.
-  const bool arrive_int8 = ep && r.int8_dispatch && mm == Dtype::int8;
+  // Rows dispatched as int8 (fp8) arrive quantised for an int8 (fp8) GEMM.
+  const bool arrive_int8 = ep && ((r.int8_dispatch && mm == Dtype::int8) || (r.fp8_dispatch && mm == Dtype::fp8));
   expert_mlp(c, prog, q + ".experts", rows, groups, ef, arrive_int8);
   if (moe.shared_experts > 0 && r.shared_replicas == 0)
     expert_mlp(c, prog, q + ".shared", T, 1, ef * double(moe.shared_experts), false);

@@ -20,8 +20,8 @@ const ParamTable& moe_routing_params() {
           {"loads", ParamType::Any, Dim::Dimensionless, "", "histogram: one relative load per routed expert (a list of numbers)", {}, true},
           {"redundant_experts", ParamType::Integer, Dim::Dimensionless, "0", "extra expert slots holding copies of the hottest experts (EPLB)", {}, false, 0, true},
           {"shared_replicas", ParamType::Integer, Dim::Dimensionless, "0", "0: every rank runs the shared experts on its own tokens; N: N ranks host them and tokens are dispatched to them", {}, false, 0, true},
-          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, throughput mode) or fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB)", {"collective", "fused"}},
-          {"dispatch", ParamType::Enum, Dim::Dimensionless, "bf16", "dispatched token format: bf16 (2 bytes x hidden) or int8 (hidden bytes + a 512-byte scale slot, as CloudMatrix-Infer)", {"bf16", "int8"}},
+          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, throughput mode) or fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB or h800-cluster's InfiniBand)", {"collective", "fused"}},
+          {"dispatch", ParamType::Enum, Dim::Dimensionless, "bf16", "dispatched token format: bf16 (2 bytes x hidden), int8 (hidden bytes + a 512-byte scale slot, as CloudMatrix-Infer) or fp8 (hidden bytes + one fp32 scale per 128 values, as DeepEP)", {"bf16", "int8", "fp8"}},
       }};
   return t;
 }
@@ -37,6 +37,7 @@ MoeRouting read_moe_routing(const YAML::Node& node, const std::string& path, con
   r.redundant_experts = s.integer("redundant_experts");
   r.shared_replicas = s.integer("shared_replicas");
   r.int8_dispatch = s.string("dispatch") == "int8";
+  r.fp8_dispatch = s.string("dispatch") == "fp8";
   r.fused_a2a = s.string("a2a") == "fused";
   if (r.kind == MoeRouting::Kind::histogram) {
     if (!s.has("loads")) s.fail("loads", "routing histogram needs `loads`: one number per routed expert");

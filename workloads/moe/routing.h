@@ -25,6 +25,7 @@ struct MoeRouting {
   long shared_replicas = 0;         // 0: every rank runs the shared experts on its own tokens;
                                     // N: N ranks host them and tokens are dispatched there
   bool int8_dispatch = false;       // dispatch int8 tokens plus a 512-byte scale slot
+  bool fp8_dispatch = false;        // dispatch fp8 tokens plus one fp32 scale per 128 values
   bool fused_a2a = false;           // fused dispatch/combine kernels instead of the library's
 };
 
