@@ -51,6 +51,13 @@ int Plane::add_node(const std::string& node_name, EndpointId endpoint) {
 }
 
 void Plane::connect(int a, int b, double bandwidth, double latency) {
+  // Work limit: ~100 bytes per link and route tables grow with them; checked as the plane is
+  // laid out, so a full mesh of 100,000 devices stops at once instead of exhausting memory.
+  constexpr size_t kMaxLinks = 4'000'000;
+  if (links.size() + 2 > kMaxLinks)
+    throw ConfigError(fmt::format(
+        "system.planes.{}: the topology needs more than {} links, more than a run may simulate; "
+        "reduce system.devices or the topology's size (a full_mesh has n(n-1) links)", name, kMaxLinks));
   links.push_back({a, b, bandwidth, latency});
   links.push_back({b, a, bandwidth, latency});
 }

@@ -27,7 +27,8 @@ struct TagWalk {
 void tag_tree(YAML::Node node, TagWalk& walk, int depth) {
   const auto line = [&](const YAML::Node& n) { return n.Mark().line + 1; };
   if (depth > kMaxDepth)
-    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels (a self-referencing alias?)",
+    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels; no system or workload needs that "
+                                  "many (a self-referencing alias?)",
                                   walk.origin, line(node), kMaxDepth));
   if (++walk.nodes > kMaxNodes)
     throw ConfigError(fmt::format("{}: the document expands to more than {} nodes (an alias bomb?)",
@@ -70,7 +71,13 @@ YAML::Node load_yaml_file(const std::string& path) {
   if (!in) throw ConfigError(fmt::format("{}: cannot open file", path));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse_text(buffer.str(), path);
+  YAML::Node doc = parse_text(buffer.str(), path);
+  if (!doc.IsDefined() || doc.IsNull())
+    throw ConfigError(fmt::format("{}: the file is empty (no YAML document); expected a mapping of keys", path));
+  if (!doc.IsMap())
+    throw ConfigError(fmt::format("{}:{}: the document is a {}; expected a mapping of keys", path,
+                                  doc.Mark().line + 1, doc.IsSequence() ? "list" : "single value"));
+  return doc;
 }
 
 YAML::Node load_yaml_text(const std::string& text, const std::string& origin) {
@@ -213,7 +220,13 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
     }
     node.reset(node[keys[i]]);
   }
-  node[keys.back()] = load_yaml_text(value, "--set " + original);
+  const YAML::Node v = load_yaml_text(value, "--set " + original);
+  // `--set path=~` (null) removes the key, e.g. a key of another phase after --set workload.phase=...
+  if (v.IsNull()) {
+    node.remove(keys.back());
+    return;
+  }
+  node[keys.back()] = v;
 }
 
 }  // namespace orrery
