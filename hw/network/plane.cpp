@@ -41,6 +41,13 @@ int SystemShape::find(const std::string& endpoint_name) const {
 }
 
 int Plane::add_node(const std::string& node_name, EndpointId endpoint) {
+  // Work limit, as for links below: switch counts in the millions stop here, at once.
+  constexpr size_t kMaxNodes = 1'000'000;
+  if (nodes.size() + 1 > kMaxNodes)
+    throw ConfigError(fmt::format(
+        "system.planes.{}: the topology needs more than {} nodes (endpoints and switches), more than a run "
+        "may simulate; reduce system.devices or the topology's switch counts (spines, rails, leaf_size)",
+        name, kMaxNodes));
   nodes.push_back({node_name, endpoint});
   const int id = static_cast<int>(nodes.size()) - 1;
   if (endpoint.valid()) {

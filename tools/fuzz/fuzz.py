@@ -26,6 +26,7 @@ import os
 import random
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -184,7 +185,7 @@ def classify(rc, out, err, report_path, timed_out):
     return "report" if next(bad_report_values(report), None) else None
 
 
-def run_case(index, seed, seeds, binary, timeout, workdir):
+def run_case(index, seed, seeds, binary, timeout, workdir, keep=False):
     rng = random.Random(f"{seed}:{index}")
     sys_text, wl_text, sets, names, utf8 = make_case(rng, seeds)
     d = os.path.join(workdir, f"case{index}")
@@ -223,7 +224,7 @@ def run_case(index, seed, seeds, binary, timeout, workdir):
         err = (e.stderr or b"").decode("utf-8", "replace")
     wall = time.monotonic() - t0
     verdict = classify(rc, out, err, report, timed_out)
-    if verdict:
+    if verdict or keep:
         shown = ["orrery", "run", "--system", "system.yaml", "--workload", "workload.yaml"]
         for s in sets:
             shown += ["--set", s]
@@ -233,7 +234,7 @@ def run_case(index, seed, seeds, binary, timeout, workdir):
         with open(os.path.join(d, "stderr.txt"), "w") as f:
             f.write(err)
         with open(os.path.join(d, "verdict.txt"), "w") as f:
-            f.write(f"{verdict} exit={rc} wall={wall:.1f}s mutations={' '.join(names)}\n")
+            f.write(f"{verdict or 'pass'} exit={rc} wall={wall:.1f}s mutations={' '.join(names)}\n")
     else:
         for n in os.listdir(d):
             os.remove(os.path.join(d, n))
@@ -250,6 +251,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--timeout", type=float, default=60, help="seconds before a case counts as a hang")
     ap.add_argument("--binary", action="append", help="orrery binaries (default: build/orrery and build-asan/orrery if present)")
+    ap.add_argument("--keep", action="store_true", help="keep every case's inputs, not only failures")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "fuzz"), help="where reproducers go")
     a = ap.parse_args()
     if not a.cases and not a.minutes:
@@ -270,7 +272,7 @@ def main():
         while True:
             while len(pending) < 2 * a.jobs and (end is None or i < end) and (deadline is None or time.monotonic() < deadline):
                 for b in binaries:
-                    pending.add(pool.submit(run_case, i, a.seed, seeds, b, a.timeout, os.path.join(workdir, os.path.basename(os.path.dirname(b)))))
+                    pending.add(pool.submit(run_case, i, a.seed, seeds, b, a.timeout, os.path.join(workdir, os.path.basename(os.path.dirname(b))), a.keep))
                 i += 1
             if not pending:
                 break
@@ -286,11 +288,11 @@ def main():
                     print(f"FAIL case {index}: {verdict} (exit {rc}, {wall:.1f} s) {' '.join(names)}: {first}", flush=True)
                 else:
                     passed += 1
-    if failed:
+    if failed or a.keep:
         os.rename(workdir, os.path.join(a.out, "failures-" + os.path.basename(workdir)))
-        print(f"reproducers: {os.path.join(a.out, 'failures-' + os.path.basename(workdir))}")
+        print(("inputs: " if a.keep else "reproducers: ") + os.path.join(a.out, "failures-" + os.path.basename(workdir)))
     else:
-        os.rmdir(workdir) if not os.listdir(workdir) else None
+        shutil.rmtree(workdir, ignore_errors=True)
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(exits.items(), key=lambda kv: str(kv[0]))))
     if slow:
         print("slowest cases: " + ", ".join(f"{i} ({w:.1f} s)" for w, i in sorted(slow, reverse=True)[:5]))
