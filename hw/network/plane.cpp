@@ -129,6 +129,16 @@ void Plane::finalize(const YAML::Node& at, const std::string& path) {
     out_links_[static_cast<size_t>(links[i].from)].push_back(LinkId{i});
   }
   const std::vector<EndpointId> attached = attached_endpoints(at, path);
+  // Work limit: the tables below hold endpoints x nodes hop counts (4 bytes each) and take one
+  // BFS per endpoint; 8,192 devices on one plane already take ~1 minute and 300 MB.
+  constexpr double kMaxRouteEntries = 3e7;
+  const double entries = static_cast<double>(attached.size()) * static_cast<double>(nodes.size());
+  if (entries > kMaxRouteEntries)
+    throw ConfigError(config_error_text(
+        at, path, fmt::format("plane '{}' joins {} endpoints over {} nodes: its route tables need {:.3g} entries, "
+                              "more than the {:.3g} a run may hold; reduce system.devices (or cpus_per_node) "
+                              "or split the system into node-scoped planes", name, attached.size(), nodes.size(),
+                              entries, kMaxRouteEntries)));
   // Hops from every node to each endpoint: BFS from the endpoint on the reversed graph.
   dist_to_device_.assign(device_nodes_.size(), {});
   const auto reversed = boost::make_reverse_graph(g);
