@@ -294,6 +294,14 @@ YAML::Node Section::node(const std::string& key) const {
 }
 
 std::string describe_table(const ParamTable& table, bool markdown) {
+  // A key that applies only to some selector values says so (an error elsewhere).
+  const auto meaning = [&](const ParamDecl& p) {
+    const auto a = table.applies.find(p.name);
+    if (a == table.applies.end() || table.selector == "topology") return p.description;  // kinds name themselves
+    std::string values;
+    for (const auto& v : a->second) values += (values.empty() ? "" : ", ") + v;
+    return fmt::format("{} (only for {} {})", p.description, table.selector, values);
+  };
   std::string out;
   if (markdown) {
     out += fmt::format("### `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
@@ -306,7 +314,7 @@ std::string describe_table(const ParamTable& table, bool markdown) {
       out += fmt::format("| `{}` | {} | {} | {} |\n", p.name, cell(type_text(p)),
                          p.default_text.empty() ? (p.optional ? "(optional)" : "**required**")
                                                 : "`" + p.default_text + "`",
-                         cell(p.description));
+                         cell(meaning(p)));
     }
     out += "\n";
   } else {
@@ -315,7 +323,7 @@ std::string describe_table(const ParamTable& table, bool markdown) {
       out += fmt::format("  {:<22} {:<34} {:<14} {}\n", p.name, type_text(p),
                          p.default_text.empty() ? (p.optional ? "(optional)" : "(required)")
                                                 : p.default_text,
-                         p.description);
+                         meaning(p));
     }
   }
   return out;

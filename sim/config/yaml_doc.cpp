@@ -1,6 +1,7 @@
 #include "sim/config/yaml_doc.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <map>
@@ -59,6 +60,10 @@ YAML::Node parse_text(const std::string& text, const std::string& origin) {
     TagWalk walk{origin};
     tag_tree(node, walk, 0);
     return node;
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp stops deep flow nesting itself, with the message "bad file".
+    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels; no system or workload needs more than {}",
+                                  origin, e.mark.line + 1, e.depth(), kMaxDepth));
   } catch (const YAML::ParserException& e) {
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", origin, e.mark.line + 1, e.msg));
   }
