@@ -154,8 +154,8 @@ Span span_of(const ParamDecl& d) {
     s.hi = r.hi;
     s.has_hi = true;
   }
-  if (d.max) {
-    s.hi = s.has_hi ? std::min(s.hi, *d.max) : *d.max;
+  if (d.max) {  // a declared maximum replaces the dimension's (it may be narrower or wider)
+    s.hi = *d.max;
     s.has_hi = true;
   }
   return s;

@@ -34,8 +34,9 @@ struct ParamDecl {
   bool optional = false;                  // absent is allowed and has no default
   double min = 0;                         // numbers must be > min (or >= min if min_inclusive)
   bool min_inclusive = false;
-  // Numbers must be <= max. Without one, a quantity must lie in its dimension's physical range
-  // (sim/units: physical_range) and a plain number within +-1e15; integers are at most 2^31-1.
+  // Numbers must be <= max. Without one, a quantity must lie below its dimension's physical
+  // range's top (sim/units: physical_range) and a plain number within +-1e15; integers are at
+  // most 2^31-1. A declared max replaces the dimension's top (e.g. a time key meant for hours).
   std::optional<double> max = std::nullopt;
 };
 

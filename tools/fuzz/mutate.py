@@ -122,6 +122,18 @@ def m_number_keep_unit(text, rng):
     return _replace_slot(text, rng, make)
 
 
+def m_tweak_number(text, rng):
+    """A plausible value: a number scaled by 1/8 .. 8, the unit kept (explores valid runs)."""
+    def make(old):
+        m = re.match(r"^([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)(.*)$", old)
+        if not m:
+            return old
+        v = float(m.group(1)) * rng.choice([0.125, 0.25, 0.5, 0.9, 1.1, 2, 3, 4, 8])
+        num = str(max(1, round(v))) if re.fullmatch(r"[0-9]+", m.group(1)) else f"{v:.4g}"
+        return num + m.group(2)
+    return _replace_slot(text, rng, make)
+
+
 def m_wrong_unit(text, rng):
     def make(old):
         num = re.match(r"^[-+0-9.eE]*", old).group(0) or "1"
@@ -216,7 +228,7 @@ def m_byte_flip(text, rng):
     return text[:i] + rng.choice(":-[]{}&*!|>'\"%@`#,? \n\t") + text[i + 1:]
 
 
-MUTATIONS = [m_delete_key, m_duplicate_key, m_swap_lines, m_swap_values, m_scalar, m_scalar,
+MUTATIONS = [m_tweak_number, m_tweak_number, m_tweak_number, m_delete_key, m_duplicate_key, m_swap_lines, m_swap_values, m_scalar, m_scalar,
              m_number_keep_unit, m_number_keep_unit, m_wrong_unit, m_scale_count, m_block_to_scalar,
              m_scalar_to_structure, m_deep, m_insert_key, m_insert_key, m_misspell, m_alias,
              m_alias_bomb, m_control, m_truncate, m_empty, m_byte_flip]
