@@ -4,6 +4,7 @@
 #   ./setup.sh test       the test suite (Release build)
 #   ./setup.sh sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./setup.sh bench      the simulator's speed benchmark
+#   ./setup.sh fuzz [min] the input fuzz harness for [min] minutes (default 10; docs/robustness.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=${1:-demo}
@@ -50,8 +51,13 @@ case "$mode" in
     build build orrery -DCMAKE_BUILD_TYPE=Release
     ./build/orrery bench
     ;;
+  fuzz)
+    build build orrery -DCMAKE_BUILD_TYPE=Release
+    # Runs the sanitizer build too when build-asan/orrery exists (./setup.sh sanitize builds it).
+    python3 tools/fuzz/fuzz.py --minutes "${2:-10}" --jobs "$jobs" --seed "$(date +%s)"
+    ;;
   *)
-    echo "usage: $0 demo|test|sanitize|bench" >&2
+    echo "usage: $0 demo|test|sanitize|bench|fuzz [minutes]" >&2
     exit 2
     ;;
 esac

@@ -47,8 +47,8 @@ void read_components(const Section& device, const std::string& key, ComponentSlo
     const YAML::Node body = it->second;
     if (!body.IsMap() || !body["type"])
       throw ConfigError(config_error_text(body, path, "expected a mapping with a 'type:' key"));
-    const auto& type = registry().find(body["type"].as<std::string>(), slot, body["type"],
-                                       path + ".type");
+    const auto& type = registry().find(scalar_text(body["type"], path + ".type", "a component type name"),
+                                       slot, body["type"], path + ".type");
     type.add(Section(body, path, *type.params), name, spec);
   }
 }
@@ -69,7 +69,8 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& path) {
   read_components(s, "memory", ComponentSlot::Memory, d);
   {
     const YAML::Node h = s.node("host");
-    const auto& type = registry().find(h["type"] ? h["type"].as<std::string>() : "host",
+    if (!h.IsMap()) s.fail("host", "expected a mapping of host parameters");
+    const auto& type = registry().find(h["type"] ? scalar_text(h["type"], s.path_of("host") + ".type", "a host type name") : "host",
                                        ComponentSlot::Host, h, s.path_of("host") + ".type");
     type.add(Section(h, s.path_of("host"), *type.params), "host", d);
   }

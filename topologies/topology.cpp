@@ -54,7 +54,11 @@ ParamTable make_plane_params() {
   ParamTable t{"plane", "A network plane: a topology of links joining the devices (and switches, and CPUs).", {}};
   t.params.push_back({"topology", ParamType::Enum, Dim::Dimensionless, "", summary, reg.names()});
   for (auto& d : common_head_params()) t.params.push_back(std::move(d));
-  for (const auto& k : reg.all()) t.params.insert(t.params.end(), k.params.begin(), k.params.end());
+  t.selector = "topology";  // a kind's own keys on a plane of another kind are errors
+  for (const auto& k : reg.all()) {
+    t.params.insert(t.params.end(), k.params.begin(), k.params.end());
+    for (const auto& d : k.params) t.applies[d.name].push_back(k.name);
+  }
   for (auto& d : common_tail_params()) t.params.push_back(std::move(d));
   return t;
 }
@@ -67,7 +71,7 @@ std::vector<std::string> read_traffic(const Section& s) {
   const YAML::Node t = s.node("traffic");
   if (!t.IsSequence()) s.fail("traffic", "expected a list of traffic classes");
   for (const auto& c : t) {
-    const std::string cls = c.as<std::string>();
+    const std::string cls = scalar_text(c, s.path_of("traffic"), "a traffic class name");
     if (std::find(classes.begin(), classes.end(), cls) == classes.end())
       s.fail("traffic", fmt::format("unknown traffic class '{}'; valid: collective, tensor, expert, "
                                     "data, pipeline, kv, storage, management", cls));
@@ -132,6 +136,9 @@ Plane read_plane_settings(const Section& s, const std::string& name, const Syste
     p.fused = Plane::Fused{s.quantity("fused_dispatch_startup"), s.quantity("fused_combine_startup"),
                            s.quantity("fused_per_peer")};
   read_ramp(s, p);
+  for (const char* key : {"cpu_link_bandwidth", "cpu_access_latency"})
+    if (!p.cpus && s.has(key))
+      s.fail(key, "this plane has no CPU endpoints (cpus: false); set cpus: true or remove the key");
   if (p.cpus && shape.cpus_per_node == 0)
     s.fail("cpus", "the system has no CPUs (system.cpus_per_node is 0); set cpus_per_node or remove this key");
   return p;

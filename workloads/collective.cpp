@@ -56,7 +56,7 @@ std::vector<std::vector<double>> read_sizes(const Section& s, size_t n) {
       throw ConfigError(config_error_text(row, at, fmt::format("expected a row of {} sizes", n)));
     std::vector<double> r;
     for (size_t j = 0; j < n; ++j) {
-      const std::string text = row[j].as<std::string>();
+      const std::string text = scalar_text(row[j], fmt::format("{}[{}]", at, j), "a size");
       double v = 0;
       try {
         const Quantity q = parse_quantity(text);
@@ -131,6 +131,17 @@ CollectiveSpec read_collective(const YAML::Node& node, const std::string& path, 
   } catch (const ConfigError& e) {
     s.fail("algorithm", e.what());
   }
+  // Work limit, checked before anything is built: all-to-all and round-by-round expansion issue
+  // O(n^2) flows over a group of n ranks, the staged expansion of the others O(n).
+  const double n = static_cast<double>(c.group.size());
+  const bool quadratic = c.op == CommKind::AllToAll || c.op == CommKind::AllToAllV || c.expansion == "rounds";
+  const double flows = quadratic ? 5 * n * n : 4 * n;
+  constexpr double kMaxFlows = 4e6;
+  if (flows > kMaxFlows)
+    s.fail("group", fmt::format("{} over {} ranks{} issues about {:.3g} flows, more than the {:.3g} a run may "
+                                "simulate; use a smaller group{}", comm_kind_name(c.op), c.group.size(),
+                                c.expansion == "rounds" ? " expanded round by round" : "", flows, kMaxFlows,
+                                c.expansion == "rounds" ? " or expansion: staged" : ""));
   return c;
 }
 

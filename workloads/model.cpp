@@ -19,12 +19,12 @@ const ParamTable& model_params() {
           {"ffn", ParamType::Integer, Dim::Dimensionless, "", "MLP inner width"},
           {"vocab", ParamType::Integer, Dim::Dimensionless, "", "vocabulary size"},
           {"max_positions", ParamType::Integer, Dim::Dimensionless, "2048", "context length"},
-          {"rotary_fraction", ParamType::Real, Dim::Dimensionless, "0", "fraction of the head dimension with rotary embeddings", {}, false, 0, true},
+          {"rotary_fraction", ParamType::Real, Dim::Dimensionless, "0", "fraction of the head dimension with rotary embeddings", {}, false, 0, true, 1.0},
           {"parallel_residual", ParamType::Bool, Dim::Dimensionless, "false", "NeoX: attention and MLP read the same input"},
           {"tied_embeddings", ParamType::Bool, Dim::Dimensionless, "true", "LM head shares the token embedding"},
           {"learned_positions", ParamType::Bool, Dim::Dimensionless, "true", "learned position embedding table"},
           {"activation", ParamType::Enum, Dim::Dimensionless, "gelu_new", "gelu_new: HF Python tanh formula (8 kernels); gelu_tanh, gelu: one fused kernel", {"gelu_new", "gelu_tanh", "gelu"}},
-          {"dropout", ParamType::Real, Dim::Dimensionless, "0", "dropout probability in training", {}, false, 0, true},
+          {"dropout", ParamType::Real, Dim::Dimensionless, "0", "dropout probability in training", {}, false, 0, true, 1.0},
           {"norm", ParamType::Enum, Dim::Dimensionless, "layernorm", "layernorm (weight and bias) or rmsnorm (weight only)", {"layernorm", "rmsnorm"}},
           {"mlp", ParamType::Enum, Dim::Dimensionless, "gelu", "gelu: fc1, `activation`, fc2; swiglu: gate and up projections, silu(gate)*up, down projection", {"gelu", "swiglu"}},
           {"kv_heads", ParamType::Integer, Dim::Dimensionless, "", "key/value heads (grouped-query attention; default: heads)", {}, true},
@@ -222,6 +222,11 @@ ModelSpec read_model(const YAML::Node& node, const std::string& path) {
   if (m.heads % m.kv_heads != 0)
     s.fail("kv_heads", fmt::format("value {} does not divide heads ({}); each key/value head serves a whole group of query heads", m.kv_heads, m.heads));
   if (s.has("head_dim")) m.explicit_head_dim = s.integer("head_dim");
+  // The head dimension is hidden / heads unless head_dim is given. It need not be whole
+  // (genslm-25b: hidden 8196, 64 heads; tensor parallelism checks its own divisibility).
+  if (!s.has("head_dim") && !s.has("mla") && m.heads > m.hidden)
+    s.fail("heads", fmt::format("value {} exceeds hidden ({}): a head would have less than one dimension; "
+                                "give head_dim or fewer heads", m.heads, m.hidden));
   m.bias = s.boolean("bias");
   m.qkv_bias = s.has("qkv_bias") ? s.boolean("qkv_bias") : m.bias;
   if (s.has("mla")) m.mla = read_mla(Section(s.node("mla"), path + ".mla", mla_params()));

@@ -22,6 +22,10 @@ const char* phase_name(Phase p) {
   return "?";
 }
 
+namespace {
+const std::vector<std::string> kModelPhases = {"train", "prefill", "decode", "block"};
+}  // namespace
+
 const ParamTable& workload_params() {
   static const ParamTable t{
       "workload",
@@ -48,6 +52,20 @@ const ParamTable& workload_params() {
           {"grad_accum", ParamType::Integer, Dim::Dimensionless, "1", "train: forward-backward micro-steps per optimizer step; gradients are reduced once, in the last"},
           {"repeat", ParamType::Integer, Dim::Dimensionless, "10", "microbench: synchronised calls of each op (framework graph: graph replays); the mean of all but the first is reported"},
           {"graph_calls", ParamType::Integer, Dim::Dimensionless, "1", "microbench, framework graph: calls of each op captured back to back in one graph; the time per call is a replay's device time divided by it"},
+      },
+      // Keys given for a phase that does not read them are errors (sim/config: check_applies).
+      "phase",
+      {
+          {"model", kModelPhases}, {"batch", kModelPhases}, {"seq_len", kModelPhases},
+          {"precision", kModelPhases}, {"weights", kModelPhases}, {"iterations", kModelPhases},
+          {"parallel", kModelPhases}, {"moe", kModelPhases},
+          {"decode_tokens", {"decode"}}, {"mtp", {"decode"}},
+          {"optimizer", {"train"}}, {"grad_accum", {"train"}}, {"dropout", {"train", "block"}},
+          {"backward", {"block"}},
+          {"framework", {"train", "prefill", "decode", "block", "microbench"}},
+          {"ops", {"microbench"}}, {"repeat", {"microbench"}}, {"graph_calls", {"microbench"}},
+          {"overlap", {"prefill", "decode"}},
+          {"collective", {"collective"}},
       }};
   return t;
 }
@@ -260,6 +278,10 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     w.model = read_model(s.node("model"), s.path_of("model"));
     if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
     if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+    // A whole model reads positions 0..seq_len-1 (phase block times one block of any length).
+    if (w.phase != Phase::block && w.seq_len > w.model.max_positions)
+      s.fail("seq_len", fmt::format("{} tokens exceed the model's context of {} (model.max_positions); shorten "
+                                    "the sequence or raise model.max_positions", w.seq_len, w.model.max_positions));
     if (s.has("mtp")) read_mtp(s, w);
     if (s.has("moe") && !w.model.moe.enabled())
       s.fail("moe", fmt::format("model '{}' has no experts; remove the key", w.model.name));

@@ -41,6 +41,13 @@ int SystemShape::find(const std::string& endpoint_name) const {
 }
 
 int Plane::add_node(const std::string& node_name, EndpointId endpoint) {
+  // Work limit, as for links below: switch counts in the millions stop here, at once.
+  constexpr size_t kMaxNodes = 1'000'000;
+  if (nodes.size() + 1 > kMaxNodes)
+    throw ConfigError(fmt::format(
+        "system.planes.{}: the topology needs more than {} nodes (endpoints and switches), more than a run "
+        "may simulate; reduce system.devices or the topology's switch counts (spines, rails, leaf_size)",
+        name, kMaxNodes));
   nodes.push_back({node_name, endpoint});
   const int id = static_cast<int>(nodes.size()) - 1;
   if (endpoint.valid()) {
@@ -51,6 +58,13 @@ int Plane::add_node(const std::string& node_name, EndpointId endpoint) {
 }
 
 void Plane::connect(int a, int b, double bandwidth, double latency) {
+  // Work limit: ~100 bytes per link and route tables grow with them; checked as the plane is
+  // laid out, so a full mesh of 100,000 devices stops at once instead of exhausting memory.
+  constexpr size_t kMaxLinks = 4'000'000;
+  if (links.size() + 2 > kMaxLinks)
+    throw ConfigError(fmt::format(
+        "system.planes.{}: the topology needs more than {} links, more than a run may simulate; "
+        "reduce system.devices or the topology's size (a full_mesh has n(n-1) links)", name, kMaxLinks));
   links.push_back({a, b, bandwidth, latency});
   links.push_back({b, a, bandwidth, latency});
 }
@@ -115,6 +129,16 @@ void Plane::finalize(const YAML::Node& at, const std::string& path) {
     out_links_[static_cast<size_t>(links[i].from)].push_back(LinkId{i});
   }
   const std::vector<EndpointId> attached = attached_endpoints(at, path);
+  // Work limit: the tables below hold endpoints x nodes hop counts (4 bytes each) and take one
+  // BFS per endpoint; 8,192 devices on one plane already take ~1 minute and 300 MB.
+  constexpr double kMaxRouteEntries = 3e7;
+  const double entries = static_cast<double>(attached.size()) * static_cast<double>(nodes.size());
+  if (entries > kMaxRouteEntries)
+    throw ConfigError(config_error_text(
+        at, path, fmt::format("plane '{}' joins {} endpoints over {} nodes: its route tables need {:.3g} entries, "
+                              "more than the {:.3g} a run may hold; reduce system.devices (or cpus_per_node) "
+                              "or split the system into node-scoped planes", name, attached.size(), nodes.size(),
+                              entries, kMaxRouteEntries)));
   // Hops from every node to each endpoint: BFS from the endpoint on the reversed graph.
   dist_to_device_.assign(device_nodes_.size(), {});
   const auto reversed = boost::make_reverse_graph(g);

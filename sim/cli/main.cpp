@@ -3,7 +3,13 @@
 #include <fmt/format.h>
 #include <systemc>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -43,11 +49,50 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   }
 }
 
+/// While alive, after 2 s, shows the elapsed time of a long run on stderr — only when stderr is
+/// a terminal (never in CI logs or redirected output); the line is cleared when done.
+class Progress {
+ public:
+  Progress() {
+    if (!isatty(STDERR_FILENO)) return;
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int s = 2; !cv_.wait_for(lock, t0 + std::chrono::seconds(s) - std::chrono::steady_clock::now(),
+                                    [this] { return done_; });
+           ++s) {
+        std::cerr << "\rorrery: still running (" << s << " s)... " << std::flush;
+        shown_ = true;
+      }
+      if (shown_) std::cerr << "\r\033[K" << std::flush;
+    });
+  }
+  ~Progress() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false, shown_ = false;
+};
+
 int run_command(const orrery::RunRequest& req, const std::string& report, const std::string& trace,
                 bool quiet, bool op_records) {
-  const orrery::LoadedRun run = orrery::load_run(req);
-  const orrery::RunOutput out = orrery::execute_run(run, {!trace.empty(), op_records});
-  if (!quiet) std::cout << out.summary_text;
+  orrery::RunOutput out;
+  {
+    Progress progress;
+    const orrery::LoadedRun run = orrery::load_run(req);
+    out = orrery::execute_run(run, {!trace.empty(), op_records});
+  }
+  if (!quiet) std::cout << orrery::printable(out.summary_text);
   if (!report.empty()) write_json(report, out.report);
   if (!trace.empty()) write_json(trace, out.trace);
   return 0;
@@ -95,13 +140,13 @@ int sc_main(int argc, char* argv[]) {
     }
     if (*bench) return orrery::run_bench(argv[0], bench_out);
   } catch (const orrery::ConfigError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << orrery::printable(e.what()) << "\n";
     return 2;
   } catch (const orrery::DoesNotFitError& e) {
-    std::cerr << "error: " << e.what();
+    std::cerr << "error: " << orrery::printable(e.what());
     return 3;
   } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
+    std::cerr << "internal error: " << orrery::printable(e.what()) << "\n";
     return 1;
   }
   return 0;

@@ -17,4 +17,10 @@ class DoesNotFitError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// `text` safe to print on a terminal: control characters (but newlines), DEL, C1 controls,
+/// bidirectional overrides and bytes that are not valid UTF-8 become visible escapes (\x1b,
+/// \t, \u202e), so an echoed config value cannot move the cursor, recolour or reorder the
+/// terminal or hide part of a message.
+[[nodiscard]] std::string printable(const std::string& text);
+
 }  // namespace orrery

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -13,6 +14,14 @@ namespace orrery {
 std::string config_error_text(const YAML::Node& at, const std::string& path,
                               const std::string& problem) {
   return fmt::format("{}: at '{}': {}", where(at), path, problem);
+}
+
+std::string scalar_text(const YAML::Node& node, const std::string& path, const std::string& what) {
+  if (!node || !node.IsScalar())
+    throw ConfigError(config_error_text(
+        node, path, fmt::format("expected {}, got {}", what,
+                                !node || node.IsNull() ? "nothing" : node.IsMap() ? "a mapping" : "a list")));
+  return node.Scalar();
 }
 
 namespace {
@@ -64,11 +73,34 @@ Section::Section(const YAML::Node& node, std::string path, const ParamTable& tab
           fmt::format("unknown key '{}' for {}; valid keys: {}", key, table_.name,
                       join_names(table_))));
   }
+  check_applies();
   for (const auto& p : table_.params) {
     if (p.default_text.empty() && !p.optional && !node_[p.name])
       throw ConfigError(config_error_text(
           node_, path_, fmt::format("missing required key '{}' ({}: {})", p.name, type_text(p),
                                     p.description)));
+  }
+}
+
+void Section::check_applies() const {
+  if (table_.selector.empty() || !node_[table_.selector] || !node_[table_.selector].IsScalar()) return;
+  const std::string value = node_[table_.selector].Scalar();
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const auto a = table_.applies.find(key);
+    if (a == table_.applies.end()) continue;
+    // An unknown selector value is reported by its own check, not here.
+    const auto& choices = decl(table_.selector).choices;
+    bool known = choices.empty(), applies = false;
+    for (const auto& c : choices) known = known || c == value;
+    for (const auto& v : a->second) applies = applies || v == value;
+    if (applies || !known) continue;
+    std::string where_valid;
+    for (const auto& v : a->second) where_valid += (where_valid.empty() ? "" : ", ") + v;
+    throw ConfigError(config_error_text(
+        where(it->first) == "<input>" ? it->second : it->first, path_ + "." + key,
+        fmt::format("key '{}' does not apply to {} {} (only to {} {}); remove it (--set {}=~ removes it)",
+                    key, table_.selector, value, table_.selector, where_valid, path_ + "." + key)));
   }
 }
 
@@ -94,6 +126,7 @@ std::optional<std::string> Section::text(const std::string& key) const {
   const ParamDecl& d = decl(key);
   if (node_[key]) {
     const YAML::Node v = node_[key];
+    if (v.IsNull()) fail(key, "the key has no value");
     if (!v.IsScalar()) fail(key, "expected a single value, got a list or mapping");
     return v.as<std::string>();
   }
@@ -101,14 +134,51 @@ std::optional<std::string> Section::text(const std::string& key) const {
   return std::nullopt;
 }
 
-void Section::check_number(const ParamDecl& d, double v, const std::string& shown,
-                           const YAML::Node& at) const {
-  const bool ok = d.min_inclusive ? v >= d.min : v > d.min;
-  if (!ok || !std::isfinite(v))
+namespace {
+
+/// The valid span of a declared number: its declared min (and max), narrowed for quantities to
+/// the dimension's physical range (sim/units) and for plain numbers to +-1e15.
+struct Span {
+  double lo;
+  bool lo_inclusive;
+  double hi;
+  bool has_hi;
+};
+
+Span span_of(const ParamDecl& d) {
+  Span s{d.min, d.min_inclusive, 0, false};
+  const bool quantity = d.type == ParamType::Quantity || d.type == ParamType::QuantityMap;
+  if (quantity || d.type == ParamType::Real) {
+    const Range r = physical_range(quantity ? d.dim : Dim::Dimensionless);
+    if (r.lo > s.lo) s = {r.lo, true, 0, false};
+    s.hi = r.hi;
+    s.has_hi = true;
+  }
+  if (d.max) {  // a declared maximum replaces the dimension's (it may be narrower or wider)
+    s.hi = *d.max;
+    s.has_hi = true;
+  }
+  return s;
+}
+
+std::string span_text(const ParamDecl& d, const Span& s) {
+  const bool quantity = d.type == ParamType::Quantity || d.type == ParamType::QuantityMap;
+  const auto num = [&](double v) { return quantity ? format_quantity(v, d.dim) : fmt::format("{}", v); };
+  std::string out = fmt::format("{} {} {}", type_text(d), s.lo_inclusive ? ">=" : ">", num(s.lo));
+  if (s.has_hi) out += fmt::format(" and <= {}", num(s.hi));
+  return out;
+}
+
+}  // namespace
+
+void Section::check_number(const ParamDecl& d, double v, const std::string& shown, const YAML::Node& at,
+                           const std::string& path) const {
+  const Span span = span_of(d);
+  const bool ok = std::isfinite(v) && (span.lo_inclusive ? v >= span.lo : v > span.lo) &&
+                  (!span.has_hi || v <= span.hi);
+  if (!ok)
     throw ConfigError(config_error_text(
-        at, path_of(d.name),
-        fmt::format("value '{}' is out of range; valid: {} {} {}", shown, type_text(d),
-                    d.min_inclusive ? ">=" : ">", d.min)));
+        at, path, fmt::format("value '{}' is out of range; valid: {}", shown, span_text(d, span))));
 }
 
 double Section::quantity(const std::string& key) const {
@@ -119,9 +189,11 @@ double Section::quantity(const std::string& key) const {
   try {
     v = parse_quantity_as(*t, d.dim);
   } catch (const std::invalid_argument& e) {
-    fail(key, fmt::format("bad value '{}': {}", *t, e.what()));
+    throw ConfigError(config_error_text(node_[key] ? node_[key] : node_, path_of(key),
+                                        fmt::format("bad value '{}': {}; valid: {}", *t, e.what(),
+                                                    span_text(d, span_of(d)))));
   }
-  check_number(d, v, *t, node_[key] ? node_[key] : node_);
+  check_number(d, v, *t, node_[key] ? node_[key] : node_, path_of(key));
   return v;
 }
 
@@ -149,11 +221,10 @@ std::map<std::string, double> Section::quantity_map(const std::string& key) cons
     try {
       v = parse_quantity_as(t, d.dim);
     } catch (const std::invalid_argument& e) {
-      throw ConfigError(config_error_text(it->second, sub, e.what()));
+      throw ConfigError(config_error_text(it->second, sub,
+                                          fmt::format("{}; valid: {}", e.what(), span_text(d, span_of(d)))));
     }
-    if (!(v > 0))
-      throw ConfigError(
-          config_error_text(it->second, sub, fmt::format("value '{}' must be positive", t)));
+    check_number(d, v, t, it->second, sub);
     out[k] = v;
   }
   return out;
@@ -179,7 +250,7 @@ long Section::integer(const std::string& key) const {
   if (!range || v > kMax || v < -kMax)
     fail(key, fmt::format("bad value '{}': out of range (integers here are at most {})", *t, kMax));
   if (used != t->size()) fail(key, fmt::format("bad value '{}': not an integer", *t));
-  check_number(d, static_cast<double>(v), *t, node_[key] ? node_[key] : node_);
+  check_number(d, static_cast<double>(v), *t, node_[key] ? node_[key] : node_, path_of(key));
   return v;
 }
 
@@ -193,7 +264,7 @@ double Section::real(const std::string& key) const {
   } catch (const std::invalid_argument& e) {
     fail(key, fmt::format("bad value '{}': {}", *t, e.what()));
   }
-  check_number(d, v, *t, node_[key] ? node_[key] : node_);
+  check_number(d, v, *t, node_[key] ? node_[key] : node_, path_of(key));
   return v;
 }
 
@@ -223,6 +294,14 @@ YAML::Node Section::node(const std::string& key) const {
 }
 
 std::string describe_table(const ParamTable& table, bool markdown) {
+  // A key that applies only to some selector values says so (an error elsewhere).
+  const auto meaning = [&](const ParamDecl& p) {
+    const auto a = table.applies.find(p.name);
+    if (a == table.applies.end() || table.selector == "topology") return p.description;  // kinds name themselves
+    std::string values;
+    for (const auto& v : a->second) values += (values.empty() ? "" : ", ") + v;
+    return fmt::format("{} (only for {} {})", p.description, table.selector, values);
+  };
   std::string out;
   if (markdown) {
     out += fmt::format("### `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
@@ -235,7 +314,7 @@ std::string describe_table(const ParamTable& table, bool markdown) {
       out += fmt::format("| `{}` | {} | {} | {} |\n", p.name, cell(type_text(p)),
                          p.default_text.empty() ? (p.optional ? "(optional)" : "**required**")
                                                 : "`" + p.default_text + "`",
-                         cell(p.description));
+                         cell(meaning(p)));
     }
     out += "\n";
   } else {
@@ -244,7 +323,7 @@ std::string describe_table(const ParamTable& table, bool markdown) {
       out += fmt::format("  {:<22} {:<34} {:<14} {}\n", p.name, type_text(p),
                          p.default_text.empty() ? (p.optional ? "(optional)" : "(required)")
                                                 : p.default_text,
-                         p.description);
+                         meaning(p));
     }
   }
   return out;

@@ -34,6 +34,10 @@ struct ParamDecl {
   bool optional = false;                  // absent is allowed and has no default
   double min = 0;                         // numbers must be > min (or >= min if min_inclusive)
   bool min_inclusive = false;
+  // Numbers must be <= max. Without one, a quantity must lie below its dimension's physical
+  // range's top (sim/units: physical_range) and a plain number within +-1e15; integers are at
+  // most 2^31-1. A declared max replaces the dimension's top (e.g. a time key meant for hours).
+  std::optional<double> max = std::nullopt;
 };
 
 /// A named group of declarations, e.g. "matrix" (engine) or "workload".
@@ -41,6 +45,11 @@ struct ParamTable {
   std::string name;
   std::string description;
   std::vector<ParamDecl> params;
+  // Keys that apply only to some values of a selector key (a workload's `phase`, a plane's
+  // `topology`): key -> the selector values it applies to. Section rejects such a key given
+  // with another selector value ("does not apply to phase microbench") instead of ignoring it.
+  std::string selector = {};
+  std::map<std::string, std::vector<std::string>> applies = {};
 };
 
 /// Reads one YAML mapping against a ParamTable. Rejects unknown keys and wrong types with a
@@ -67,13 +76,18 @@ class Section {
  private:
   const ParamDecl& decl(const std::string& key) const;
   [[nodiscard]] std::optional<std::string> text(const std::string& key) const;
-  void check_number(const ParamDecl& d, double v, const std::string& shown,
-                    const YAML::Node& at) const;
+  void check_number(const ParamDecl& d, double v, const std::string& shown, const YAML::Node& at,
+                    const std::string& path) const;
+  void check_applies() const;
 
   YAML::Node node_;
   std::string path_;
   const ParamTable& table_;
 };
+
+/// The text of a scalar node; throws ConfigError at `path` ("expected {what}, got a list or
+/// mapping") for a list, a mapping or a missing value. For readers of free-form (Any) values.
+[[nodiscard]] std::string scalar_text(const YAML::Node& node, const std::string& path, const std::string& what);
 
 /// Formats a config error: "file:line: at 'path': problem".
 [[nodiscard]] std::string config_error_text(const YAML::Node& at, const std::string& path,

@@ -1,6 +1,7 @@
 #include "sim/config/yaml_doc.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <map>
@@ -27,7 +28,8 @@ struct TagWalk {
 void tag_tree(YAML::Node node, TagWalk& walk, int depth) {
   const auto line = [&](const YAML::Node& n) { return n.Mark().line + 1; };
   if (depth > kMaxDepth)
-    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels (a self-referencing alias?)",
+    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels; no system or workload needs that "
+                                  "many (a self-referencing alias?)",
                                   walk.origin, line(node), kMaxDepth));
   if (++walk.nodes > kMaxNodes)
     throw ConfigError(fmt::format("{}: the document expands to more than {} nodes (an alias bomb?)",
@@ -58,6 +60,10 @@ YAML::Node parse_text(const std::string& text, const std::string& origin) {
     TagWalk walk{origin};
     tag_tree(node, walk, 0);
     return node;
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp stops deep flow nesting itself, with the message "bad file".
+    throw ConfigError(fmt::format("{}:{}: nesting deeper than {} levels; no system or workload needs more than {}",
+                                  origin, e.mark.line + 1, e.depth(), kMaxDepth));
   } catch (const YAML::ParserException& e) {
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", origin, e.mark.line + 1, e.msg));
   }
@@ -70,7 +76,13 @@ YAML::Node load_yaml_file(const std::string& path) {
   if (!in) throw ConfigError(fmt::format("{}: cannot open file", path));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse_text(buffer.str(), path);
+  YAML::Node doc = parse_text(buffer.str(), path);
+  if (!doc.IsDefined() || doc.IsNull())
+    throw ConfigError(fmt::format("{}: the file is empty (no YAML document); expected a mapping of keys", path));
+  if (!doc.IsMap())
+    throw ConfigError(fmt::format("{}:{}: the document is a {}; expected a mapping of keys", path,
+                                  doc.Mark().line + 1, doc.IsSequence() ? "list" : "single value"));
+  return doc;
 }
 
 YAML::Node load_yaml_text(const std::string& text, const std::string& origin) {
@@ -213,7 +225,13 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
     }
     node.reset(node[keys[i]]);
   }
-  node[keys.back()] = load_yaml_text(value, "--set " + original);
+  const YAML::Node v = load_yaml_text(value, "--set " + original);
+  // `--set path=~` (null) removes the key, e.g. a key of another phase after --set workload.phase=...
+  if (v.IsNull()) {
+    node.remove(keys.back());
+    return;
+  }
+  node[keys.back()] = v;
 }
 
 }  // namespace orrery

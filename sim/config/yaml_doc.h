@@ -41,6 +41,7 @@ struct Override {
 /// Parses "a.b.c=value"; throws ConfigError on a malformed one.
 [[nodiscard]] Override parse_override(const std::string& text);
 /// Applies an override below `root` (path relative to root, without the document prefix).
+/// A null value (`~`) removes the key.
 void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
                     const std::string& value, const std::string& original);
 [[nodiscard]] std::vector<std::string> split_path(const std::string& path);

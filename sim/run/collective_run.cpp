@@ -14,6 +14,7 @@
 #include "sim/run/comm_hub.h"
 #include "sim/run/simulation.h"
 #include "sim/units/quantity.h"
+#include "workloads/collective_memory.h"
 
 namespace orrery {
 
@@ -112,6 +113,8 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
 RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
   const CollectiveSpec& c = run.workload.collective;
   if (is_point_to_point(c.op)) return execute_point_to_point(run, options);
+  // The buffers must fit in device memory (exit 3 with the breakdown, as a training step).
+  check_fits(collective_memory(c), run.device.backing_memory().capacity, run.device.name);
   const Plane& plane = collective_plane(run);
   const PlaneId plane_id{static_cast<size_t>(&plane - run.planes.data())};
   for (int d : c.group)

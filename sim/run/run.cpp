@@ -12,6 +12,7 @@
 #include "sim/report/trace.h"
 #include "sim/run/collective_run.h"
 #include "sim/run/simulation.h"
+#include "workloads/builders/graph_builder.h"
 #include "workloads/builders/transformer.h"
 
 namespace orrery {
@@ -25,7 +26,7 @@ const ParamTable& system_params() {
           {"name", ParamType::String, Dim::Dimensionless, "-", "system name"},
           {"description", ParamType::String, Dim::Dimensionless, "-", "what this system is"},
           {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
-          {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has"},
+          {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has (at most 1,048,576)", {}, false, 0, false, 1048576.0},
           {"devices_per_node", ParamType::Integer, Dim::Dimensionless, "", "devices per node (default: devices, one node); devices must be a multiple. Device i is in node i / devices_per_node", {}, true},
           {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named like n3.cpu1), not devices", {}, false, 0, true},
           {"planes", ParamType::Any, Dim::Dimensionless, "", "mapping name -> network plane joining the devices (see `plane`)", {}, true},
@@ -189,6 +190,7 @@ std::vector<RankPlan> simulated_ranks(const ParallelSpec& par, std::vector<Graph
 RunOutput execute_run(const LoadedRun& run, const RunOptions& options) {
   if (run.workload.phase == Phase::collective) return execute_collective(run, options);
   check_dtypes(run);
+  check_workload_size(run.workload);  // before planning or building anything
   const std::vector<MemoryPlan> plans = plan_stages(run);
   // Wall time covers building the operator graphs and simulating them (not loading or reporting).
   const auto t0 = std::chrono::steady_clock::now();

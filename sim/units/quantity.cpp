@@ -83,6 +83,22 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
+Range physical_range(Dim d) {
+  switch (d) {
+    case Dim::Bytes: return {0, 1e15};            // up to 1 PB
+    case Dim::Bandwidth: return {1e3, 1e16};      // 1 kB/s .. 10 PB/s
+    case Dim::Time: return {0, 1};                // latencies and per-call costs: up to 1 s
+    case Dim::Throughput: return {1e6, 1e18};     // 1 MFLOPS .. 1 EFLOPS
+    case Dim::Frequency: return {1e3, 1e12};      // 1 kHz .. 1 THz
+    case Dim::Dimensionless: return {-1e15, 1e15};
+  }
+  return {0, 0};
+}
+
+std::string range_text(Range r, Dim d) {
+  return fmt::format("from {} to {}", format_quantity(r.lo, d), format_quantity(r.hi, d));
+}
+
 Quantity parse_quantity(const std::string& raw) {
   const std::string text = trim(raw);
   if (text.empty()) throw std::invalid_argument("empty value; expected a number with a unit");
@@ -90,14 +106,21 @@ Quantity parse_quantity(const std::string& raw) {
   double number = 0;
   try {
     number = std::stod(text, &consumed);
+  } catch (const std::out_of_range&) {
+    throw std::invalid_argument(
+        fmt::format("'{}' is out of range (the number is beyond what a double holds)", text));
   } catch (const std::exception&) {
     throw std::invalid_argument(fmt::format("'{}' does not start with a number", text));
   }
-  if (!std::isfinite(number)) throw std::invalid_argument(fmt::format("'{}' is not finite", text));
+  if (!std::isfinite(number))
+    throw std::invalid_argument(fmt::format("'{}' is out of range (not a finite number)", text));
   const std::string unit = trim(text.substr(consumed));
   if (unit.empty()) return {number, Dim::Dimensionless};
   for (const auto& u : unit_table()) {
-    if (unit == u.name) return {number * u.scale, u.dim};
+    if (unit != u.name) continue;
+    if (!std::isfinite(number * u.scale))
+      throw std::invalid_argument(fmt::format("'{}' is out of range (not a finite number)", text));
+    return {number * u.scale, u.dim};
   }
   throw std::invalid_argument(fmt::format(
       "unknown unit '{}' in '{}'; known units: bytes ({}), bandwidth ({}), time ({}), "

@@ -87,9 +87,9 @@ TopologyKind fat_tree_topology() {
   return {"fat_tree",
           "fat_tree: two-tier Clos of leaves and spines, optionally multi-rail",
           {
-              {"leaf_size", ParamType::Integer, Dim::Dimensionless, "8", "fat_tree: endpoints per leaf group (listed node by node: a node's devices, then its CPUs)"},
-              {"rails", ParamType::Integer, Dim::Dimensionless, "1", "fat_tree: leaf switches per leaf group; every endpoint has one link to each, and the rail-k leaves connect only to the spines of rail k; a transfer is spread over the rails"},
-              {"spines", ParamType::Integer, Dim::Dimensionless, "4", "fat_tree: spine switches per rail; every leaf of the rail has one uplink to each"},
+              {"leaf_size", ParamType::Integer, Dim::Dimensionless, "8", "fat_tree: endpoints per leaf group (listed node by node: a node's devices, then its CPUs)", {}, false, 0, false, 65536.0},
+              {"rails", ParamType::Integer, Dim::Dimensionless, "1", "fat_tree: leaf switches per leaf group; every endpoint has one link to each, and the rail-k leaves connect only to the spines of rail k; a transfer is spread over the rails", {}, false, 0, false, 1024.0},
+              {"spines", ParamType::Integer, Dim::Dimensionless, "4", "fat_tree: spine switches per rail; every leaf of the rail has one uplink to each", {}, false, 0, false, 65536.0},
               {"fold_rails", ParamType::Bool, Dim::Dimensionless, "true", "fat_tree with rails: simulate one rail and copy it (the rails are identical and every transfer is spread evenly, so the times are the same; false simulates every rail)"},
               {"oversubscription", ParamType::Real, Dim::Dimensionless, "1", "fat_tree: leaf downlink bandwidth / uplink bandwidth (when uplink_bandwidth is not given)"},
               {"uplink_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "fat_tree: bandwidth of one leaf-spine link (default: derived from oversubscription)", {}, true},

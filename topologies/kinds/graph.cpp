@@ -30,8 +30,11 @@ GraphNodes add_graph_nodes(const Section& s, Plane& p, const Instance& in) {
     if (p.scope == "system" && !p.shape.is_cpu(m.endpoint.value))
       g.ids.emplace(fmt::format("d{}", m.endpoint.value), g.ids[m.name]);
   if (s.has("switches")) {
-    for (const auto& n : s.node("switches")) {
-      const std::string name = n.as<std::string>();
+    const YAML::Node sw = s.node("switches");
+    if (!sw.IsSequence()) s.fail("switches", "expected a list of switch names");
+    for (const auto& n : sw) {
+      if (!n.IsScalar()) s.fail("switches", "a switch name must be a plain name, not a list or mapping");
+      const std::string name = n.Scalar();
       if (g.ids.count(name)) s.fail("switches", fmt::format("duplicate node '{}'", name));
       g.ids[name] = p.add_node(in.prefix + name);
     }
@@ -45,25 +48,35 @@ struct GraphLink {
   double bandwidth = 0, latency = 0;
 };
 
+const ParamTable& graph_link_params() {
+  static const ParamTable t{
+      "graph link",
+      "One cable of a graph plane written as a mapping (or as [a, b] with the plane's defaults).",
+      {
+          {"a", ParamType::String, Dim::Dimensionless, "", "one end: an endpoint or switch name"},
+          {"b", ParamType::String, Dim::Dimensionless, "", "the other end"},
+          {"bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "bandwidth per direction (default: the plane's link_bandwidth)", {}, true},
+          {"latency", ParamType::Quantity, Dim::Time, "", "latency of this cable (default: the plane's link_latency)", {}, true, 0, true},
+      }};
+  return t;
+}
+
 GraphLink read_link(const YAML::Node& l, const std::string& at, double default_latency) {
   GraphLink out;
   out.latency = default_latency;
-  if (l.IsSequence() && l.size() == 2) {
-    out.a = l[0].as<std::string>();
-    out.b = l[1].as<std::string>();
-  } else if (l.IsMap() && l["a"] && l["b"]) {
-    out.a = l["a"].as<std::string>();
-    out.b = l["b"].as<std::string>();
-    try {
-      if (l["bandwidth"]) out.bandwidth = parse_quantity_as(l["bandwidth"].as<std::string>(), Dim::Bandwidth);
-      if (l["latency"]) out.latency = parse_quantity_as(l["latency"].as<std::string>(), Dim::Time);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError(config_error_text(l, at, e.what()));
-    }
-    if (l["bandwidth"] && !(out.bandwidth > 0)) throw ConfigError(config_error_text(l, at, "bandwidth must be positive"));
+  if (l.IsSequence() && l.size() == 2 && l[0].IsScalar() && l[1].IsScalar()) {
+    out.a = l[0].Scalar();
+    out.b = l[1].Scalar();
+  } else if (l.IsMap()) {
+    const Section s(l, at, graph_link_params());  // misspelt keys (bandwith:) are rejected
+    out.a = s.string("a");
+    out.b = s.string("b");
+    if (s.has("bandwidth")) out.bandwidth = s.quantity("bandwidth");
+    if (s.has("latency")) out.latency = s.quantity("latency");
   } else {
     throw ConfigError(config_error_text(l, at, "expected [a, b] or {a: .., b: .., bandwidth: .., latency: ..}"));
   }
+  if (out.a == out.b) throw ConfigError(config_error_text(l, at, fmt::format("a link from '{}' to itself", out.a)));
   return out;
 }
 

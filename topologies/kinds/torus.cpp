@@ -29,10 +29,10 @@ void build_torus(const TopologyContext& c, Plane& p, const Instance& in) {
   const Section& s = c.section;
   const auto dims = int_list(s, "dims");
   const long n = static_cast<long>(in.members.size());
-  long product = 1;
-  for (long d : dims) product *= d;
-  if (product != n)
-    s.fail("dims", fmt::format("the product of dims is {} but the plane joins {} endpoints{}", product, n,
+  double product = 1;  // in floating point: huge dims must not wrap around to n
+  for (long d : dims) product *= static_cast<double>(d);
+  if (product != static_cast<double>(n))
+    s.fail("dims", fmt::format("the product of dims is {:.15g} but the plane joins {} endpoints{}", product, n,
                                p.scope == "node" ? " per node" : ""));
   const auto ids = add_members(p, in);
   long stride = 1;

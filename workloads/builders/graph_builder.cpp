@@ -5,7 +5,9 @@
 #include "sim/config/errors.h"
 
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace orrery {
 
@@ -80,6 +82,33 @@ void check_op_budget(double ops) {
         "the simulator's own memory); reduce workload.iterations, decode_tokens, grad_accum, "
         "parallel.microbatches or the model's layers",
         ops, kMaxOps, double(kMaxOps) * 300 / 1e9));
+}
+
+void check_workload_size(const WorkloadSpec& w) {
+  std::vector<std::pair<double, std::string>> factors;
+  double ops = 0;
+  if (w.phase == Phase::microbench) {
+    ops = double(w.micro.size()) * double(w.repeat);
+    factors = {{double(w.repeat), "workload.repeat"}, {double(w.micro.size()), "the number of workload.ops"}};
+  } else if (w.phase != Phase::collective) {
+    const double layers = double(w.model.layers) / double(w.parallel.pp);
+    const double passes = w.phase == Phase::train || (w.phase == Phase::block && w.backward) ? 2 : 1;
+    const double tokens = w.phase == Phase::decode ? double(w.decode_tokens) : 1;
+    ops = 10 * layers * passes * double(w.parallel.microbatches) * double(w.grad_accum) *
+          double(w.iterations) * tokens;
+    factors = {{layers, "workload.model.layers"}, {double(w.parallel.microbatches), "workload.parallel.microbatches"},
+               {double(w.grad_accum), "workload.grad_accum"}, {double(w.iterations), "workload.iterations"},
+               {tokens, "workload.decode_tokens"}};
+  }
+  if (ops < double(kMaxOps)) return;
+  std::sort(factors.begin(), factors.end(), std::greater<>());
+  std::string keys;
+  for (const auto& [v, key] : factors)
+    if (v > 1) keys += fmt::format("{}{} ({:.0f})", keys.empty() ? "" : ", ", key, v);
+  throw ConfigError(fmt::format(
+      "the workload needs at least {:.4g} operators, more than the {} a run may simulate (about {:.1f} GB of "
+      "the simulator's own memory); reduce {}",
+      ops, kMaxOps, double(kMaxOps) * 300 / 1e9, keys));
 }
 
 OpId GraphBuilder::add(Op op) {

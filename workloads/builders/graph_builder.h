@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sim/core/op.h"
+#include "workloads/workload.h"
 
 namespace orrery {
 
@@ -33,6 +34,14 @@ namespace orrery {
 constexpr size_t kMaxOps = 5'000'000;
 /// Throws a ConfigError naming the keys to change when `ops` is over the budget.
 void check_op_budget(double ops);
+/// The same check before anything is built, on a lower bound of the operators the workload
+/// emits: at least 10 per layer per pass (norm, projections, attention, MLP, residual adds),
+/// times every loop of the schedule:
+///   ops >= 10 * layers/pp * passes * microbatches * grad_accum * iterations * decode_tokens
+///   (passes: 2 for train, forward and backward; microbench: ops * repeat)
+/// so that `layers: 1000000` or `grad_accum: 100000` stops at once with the key to change
+/// instead of building operators for minutes.
+void check_workload_size(const WorkloadSpec& w);
 
 class GraphBuilder {
  public:

@@ -37,3 +37,23 @@ TEST_CASE("format_picks_a_readable_prefix", "[units]") {
   CHECK(format_quantity(3.35e12, Dim::Bandwidth) == "3.35 TB/s");
   CHECK(format_quantity(2.5e-6, Dim::Time) == "2.5 us");
 }
+
+TEST_CASE("numbers_beyond_a_double_or_not_finite_are_out_of_range", "[units]") {
+  for (const char* text : {"1e400 GB/s", "-1e400 GB/s", "nan GB/s", "inf TFLOPS", "1e300 TFLOPS", "1e308 PB/s"})
+    CHECK_THROWS_WITH(parse_quantity(text), Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(parse_quantity("fast"), Catch::Contains("does not start with a number"));
+}
+
+TEST_CASE("every_dimension_has_a_physical_range_holding_real_machines", "[units]") {
+  for (Dim d : {Dim::Bytes, Dim::Bandwidth, Dim::Time, Dim::Throughput, Dim::Frequency}) {
+    const Range r = physical_range(d);
+    CHECK(r.lo >= 0);
+    CHECK(r.hi > r.lo);
+  }
+  // An H100's figures sit well inside; a ConnectX NIC of 400 Gb/s too.
+  CHECK(physical_range(Dim::Bandwidth).hi > 3.35e12);
+  CHECK(physical_range(Dim::Bandwidth).lo < 400e9 / 8);
+  CHECK(physical_range(Dim::Throughput).hi > 1979e12);
+  CHECK(physical_range(Dim::Bytes).hi > 80e9);
+  CHECK(physical_range(Dim::Time).hi >= 1e-3);
+}
