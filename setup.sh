@@ -11,7 +11,7 @@ mode=${1:-demo}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake g++ make pkg-config libsystemc-dev libboost-graph-dev libyaml-cpp-dev libfmt-dev
-          catch2 libcli11-dev nlohmann-json3-dev)
+          catch2 libcli11-dev nlohmann-json3-dev python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
