@@ -28,7 +28,7 @@ const ParamTable& system_params() {
           {"device", ParamType::Any, Dim::Dimensionless, "", "a device preset name, or {preset: name, overrides...}, or a full device (see `device`)"},
           {"devices", ParamType::Integer, Dim::Dimensionless, "1", "how many such devices the system has (at most 1,048,576)", {}, false, 0, false, 1048576.0},
           {"devices_per_node", ParamType::Integer, Dim::Dimensionless, "", "devices per node (default: devices, one node); devices must be a multiple. Device i is in node i / devices_per_node", {}, true},
-          {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named like n3.cpu1), not devices", {}, false, 0, true},
+          {"cpus_per_node", ParamType::Integer, Dim::Dimensionless, "0", "CPUs per node: endpoints on planes with cpus: true (named like n3.cpu1), not devices (at most 4,096; devices and CPUs together at most 1,048,576)", {}, false, 0, true, 4096.0},
           {"planes", ParamType::Any, Dim::Dimensionless, "", "mapping name -> network plane joining the devices (see `plane`)", {}, true},
       }};
   return t;
@@ -112,6 +112,11 @@ LoadedRun load_run(const RunRequest& request) {
   }
   run.nodes = run.devices / run.devices_per_node;
   run.cpus_per_node = static_cast<int>(s.integer("cpus_per_node"));
+  // Every CPU is a network endpoint like a device: the same budget covers both.
+  if (double(run.devices) + double(run.nodes) * run.cpus_per_node > 1048576.0)
+    s.fail("cpus_per_node", fmt::format("{} nodes x {} CPUs + {} devices is over the 1,048,576 endpoints "
+                                        "one system may have; lower cpus_per_node or devices",
+                                        run.nodes, run.cpus_per_node, run.devices));
   run.shape = {run.devices, run.devices_per_node, run.cpus_per_node};
   if (s.has("planes")) {
     const YAML::Node planes = s.node("planes");
