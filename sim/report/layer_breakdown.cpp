@@ -1,6 +1,7 @@
 #include "sim/report/layer_breakdown.h"
 
-#include <algorithm>
+#include "sim/report/analysis.h"
+
 #include <map>
 #include <string>
 #include <utility>
@@ -11,34 +12,6 @@ namespace orrery {
 namespace {
 
 using Intervals = std::vector<std::pair<double, double>>;
-
-/// Sorted, disjoint union of `v`.
-Intervals merged(Intervals v) {
-  std::sort(v.begin(), v.end());
-  Intervals out;
-  for (const auto& [a, b] : v) {
-    if (!out.empty() && a <= out.back().second) out.back().second = std::max(out.back().second, b);
-    else out.push_back({a, b});
-  }
-  return out;
-}
-
-double length(const Intervals& u) {
-  double t = 0;
-  for (const auto& [a, b] : u) t += b - a;
-  return t;
-}
-
-/// Length of the intersection of two sorted, disjoint unions.
-double overlap(const Intervals& x, const Intervals& y) {
-  double t = 0;
-  size_t i = 0, j = 0;
-  while (i < x.size() && j < y.size()) {
-    t += std::max(0.0, std::min(x[i].second, y[j].second) - std::max(x[i].first, y[j].first));
-    (x[i].second < y[j].second) ? ++i : ++j;
-  }
-  return t;
-}
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
@@ -81,12 +54,15 @@ nlohmann::json layer_breakdown(const RankResult& r, const StepWindow& window, lo
   nlohmann::json per_layer = nlohmann::json::object();
   for (const char* p : {"attention", "gate", "dispatch", "experts", "combine", "other"})
     per_layer[std::string(p) + "_s"] = parts[p] / n;
-  const Intervals c = merged(comm), k = merged(kernels);
+  const Overlap c = interval_overlap(std::move(comm), std::move(kernels));
   double both = 0;
-  if (partition.size() == 2) both = overlap(merged(partition.begin()->second), merged(std::next(partition.begin())->second));
+  if (partition.size() == 2) {
+    const Overlap p = interval_overlap(partition.begin()->second, std::next(partition.begin())->second);
+    both = p.a - p.exposed;
+  }
   return {{"per_moe_layer", per_layer},
-          {"expert_comm_s", length(c)},
-          {"exposed_comm_s", length(c) - overlap(c, k)},
+          {"expert_comm_s", c.a},
+          {"exposed_comm_s", c.exposed},
           {"overlap_s", both}};
 }
 
