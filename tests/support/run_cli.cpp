@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -70,6 +71,22 @@ nlohmann::json run_report(const std::string& args) {
   const nlohmann::json j = nlohmann::json::parse(slurp(report));
   std::remove(report.c_str());
   return j;
+}
+
+std::map<std::string, double> median_op_time(const nlohmann::json& report, const std::vector<std::string>& tails) {
+  std::map<std::string, std::vector<double>> times;
+  for (const auto& op : report["ops"]) {
+    const std::string name = op["name"];
+    for (const auto& tail : tails)
+      if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0)
+        times[tail].push_back(op["end_s"].get<double>() - op["start_s"].get<double>());
+  }
+  std::map<std::string, double> out;
+  for (auto& [tail, v] : times) {
+    std::sort(v.begin(), v.end());
+    out[tail] = v[v.size() / 2];
+  }
+  return out;
 }
 
 }  // namespace orrery::test

@@ -2,6 +2,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ CliResult run_orrery(const std::string& args);
 nlohmann::json run_report(const std::string& args);
 /// The same with `--op-records`: the report lists every op of the reported step.
 nlohmann::json run_report_ops(const std::string& args);
+/// Median duration of the report's ops (from --op-records) whose name ends in each of `tails`
+/// (e.g. ".moe.dispatch"), keyed by tail; tails no op ends in are absent.
+std::map<std::string, double> median_op_time(const nlohmann::json& report, const std::vector<std::string>& tails);
 /// One line `name | orrery arguments` of a golden cases file (tests/golden/*/cases.txt).
 struct GoldenCase {
   std::string name, args;

@@ -29,20 +29,9 @@ std::map<std::string, double> median_latency(const std::string& system, int ep, 
       "--set 'system.planes.nvlink.traffic=[collective, tensor, pipeline, data]' "
       "--set system.devices=" + std::to_string(devices) + " --set workload.parallel.ep=" +
       std::to_string(ep) + " --set workload.moe.a2a=" + a2a);
-  std::map<std::string, std::vector<double>> d;
-  for (const auto& op : r["ops"]) {
-    const std::string name = op["name"];
-    for (const std::string k : {"dispatch", "combine"}) {
-      const std::string tail = ".moe." + k;
-      if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0)
-        d[k].push_back(op["end_s"].get<double>() - op["start_s"].get<double>());
-    }
-  }
+  const auto t = median_op_time(r, {".moe.dispatch", ".moe.combine"});
   std::map<std::string, double> out;
-  for (auto& [k, v] : d) {
-    std::sort(v.begin(), v.end());
-    out[k] = v[v.size() / 2];
-  }
+  for (const auto& [tail, v] : t) out[tail.substr(5)] = v;  // ".moe.dispatch" -> "dispatch"
   return out;
 }
 
