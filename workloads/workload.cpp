@@ -210,8 +210,6 @@ void read_mtp(const Section& ws, WorkloadSpec& w) {
 void read_overlap(const Section& ws, WorkloadSpec& w) {
   const Section s(ws.node("overlap"), ws.path_of("overlap"), overlap_params());
   const bool enabled = s.boolean("enabled");
-  if (w.phase != Phase::decode && w.phase != Phase::prefill)
-    ws.fail("overlap", "micro-batch overlap is for phases prefill and decode");
   if (enabled && w.parallel.microbatches < 2)
     ws.fail("overlap", fmt::format("overlap needs parallel.microbatches >= 2 (it is {})", w.parallel.microbatches));
   if (enabled && w.parallel.pp > 1) ws.fail("overlap", "overlap with pipeline parallelism (pp > 1) is not modelled");
@@ -234,6 +232,44 @@ void read_overlap(const Section& ws, WorkloadSpec& w) {
 
 }  // namespace
 
+namespace {
+
+/// The model phases' keys (train, prefill, decode, block): model, MTP and MoE routing.
+void read_model_phase(const Section& s, const std::string& phase, WorkloadSpec& w) {
+  if (!s.has("model")) s.fail("model", fmt::format("phase {} needs a model", phase));
+  w.model = read_model(s.node("model"), s.path_of("model"));
+  if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
+  // A whole model reads positions 0..seq_len-1 (phase block times one block of any length).
+  if (w.phase != Phase::block && w.seq_len > w.model.max_positions)
+    s.fail("seq_len", fmt::format("{} tokens exceed the model's context of {} (model.max_positions); shorten "
+                                  "the sequence or raise model.max_positions", w.seq_len, w.model.max_positions));
+  if (s.has("mtp")) read_mtp(s, w);
+  if (s.has("moe") && !w.model.moe.enabled())
+    s.fail("moe", fmt::format("model '{}' has no experts; remove the key", w.model.name));
+  if (w.model.moe.enabled()) {
+    const YAML::Node mn = s.has("moe") ? s.node("moe") : YAML::Node(YAML::NodeType::Map);
+    w.moe = read_moe_routing(mn, s.path_of("moe"), w.model.moe);
+    if (w.phase == Phase::train || w.phase == Phase::block)
+      s.fail("phase", fmt::format("MoE model '{}': phase {} is not modelled yet (prefill and decode are)", w.model.name, phase));
+  }
+}
+
+/// Expert parallelism against the model and the routing's expert slots.
+void check_expert_layout(const Section& s, const WorkloadSpec& w) {
+  if (w.parallel.ep > 1 && !w.model.moe.enabled())
+    s.fail("parallel", fmt::format("parallel.ep = {} but model '{}' has no experts", w.parallel.ep, w.model.name));
+  if (w.moe.shared_replicas > 0 && w.parallel.ep == 1)
+    s.fail("moe", "shared_replicas dispatch tokens to the ranks that host the shared expert: they need parallel.ep > 1");
+  const long slots = w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts;
+  if (w.model.moe.enabled() && w.parallel.ep > 1 && slots < w.parallel.ep)
+    s.fail("moe", fmt::format("{} expert slots (routed + redundant + shared replicas) leave ranks of ep = {} without an expert",
+                              slots, w.parallel.ep));
+}
+
+}  // namespace
+
+// Keys that do not apply to the phase (ops, collective, optimizer, grad_accum, backward,
+// overlap, ...) are refused by the table's `applies` list before anything here reads them.
 WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, workload_params());
   WorkloadSpec w;
@@ -257,9 +293,11 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
   w.iterations = s.integer("iterations");
   w.repeat = s.integer("repeat");
   w.graph_calls = s.integer("graph_calls");
+  w.grad_accum = s.integer("grad_accum");
   if (w.graph_calls < 1) s.fail("graph_calls", "at least 1 call per graph");
-  if (s.has("graph_calls") && (w.phase != Phase::microbench || w.framework != Framework::graph))
+  if (s.has("graph_calls") && w.framework != Framework::graph)
     s.fail("graph_calls", "graph_calls is for phase microbench with framework: graph");
+  const bool model_phase = w.phase != Phase::microbench && w.phase != Phase::collective;
   if (w.phase == Phase::microbench) {
     if (!s.has("ops")) s.fail("ops", "phase microbench needs a list of ops");
     const YAML::Node ops = s.node("ops");
@@ -271,54 +309,16 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
     if (!s.has("collective")) s.fail("collective", "phase collective needs a collective: {op, bytes, group}");
     if (devices < 2) s.fail("collective", "a collective needs a system with at least two devices");
     w.collective = read_collective(s.node("collective"), s.path_of("collective"), devices);
-    if (s.has("model")) s.fail("model", "phase collective runs no model; remove the key");
   } else {
-    if (!s.has("model")) s.fail("model", fmt::format("phase {} needs a model", phase));
-    if (s.has("collective")) s.fail("collective", "collective is only for phase collective");
-    w.model = read_model(s.node("model"), s.path_of("model"));
-    if (s.has("ops")) s.fail("ops", "ops is only for phase microbench");
-    if (w.phase == Phase::decode && w.decode_tokens < 1) s.fail("decode_tokens", "must be >= 1");
-    // A whole model reads positions 0..seq_len-1 (phase block times one block of any length).
-    if (w.phase != Phase::block && w.seq_len > w.model.max_positions)
-      s.fail("seq_len", fmt::format("{} tokens exceed the model's context of {} (model.max_positions); shorten "
-                                    "the sequence or raise model.max_positions", w.seq_len, w.model.max_positions));
-    if (s.has("mtp")) read_mtp(s, w);
-    if (s.has("moe") && !w.model.moe.enabled())
-      s.fail("moe", fmt::format("model '{}' has no experts; remove the key", w.model.name));
-    if (w.model.moe.enabled()) {
-      const YAML::Node mn = s.has("moe") ? s.node("moe") : YAML::Node(YAML::NodeType::Map);
-      w.moe = read_moe_routing(mn, s.path_of("moe"), w.model.moe);
-      if (w.phase == Phase::train || w.phase == Phase::block)
-        s.fail("phase", fmt::format("MoE model '{}': phase {} is not modelled yet (prefill and decode are)", w.model.name, phase));
-    }
+    read_model_phase(s, phase, w);
   }
-  w.grad_accum = s.integer("grad_accum");
-  if (w.phase != Phase::train && s.has("grad_accum"))
-    s.fail("grad_accum", "gradient accumulation is for phase train");
-  const bool model_phase = w.phase != Phase::microbench && w.phase != Phase::collective;
-  if (s.has("parallel") && !model_phase)
-    s.fail("parallel", fmt::format("phase {} is not spread over ranks; remove the key", phase));
   if (model_phase && (devices > 1 || s.has("parallel"))) {
     const YAML::Node pn = s.has("parallel") ? s.node("parallel") : YAML::Node(YAML::NodeType::Map);
     w.parallel = read_parallel(pn, s.path_of("parallel"), devices);
     check_parallel(w, Section(pn, s.path_of("parallel"), parallel_params()));
   }
-  if (w.parallel.ep > 1 && !w.model.moe.enabled())
-    s.fail("parallel", fmt::format("parallel.ep = {} but model '{}' has no experts", w.parallel.ep, w.model.name));
-  if (w.moe.shared_replicas > 0 && w.parallel.ep == 1)
-    s.fail("moe", "shared_replicas dispatch tokens to the ranks that host the shared expert: they need parallel.ep > 1");
-  if (w.model.moe.enabled() && w.parallel.ep > 1 &&
-      (w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts) < w.parallel.ep)
-    s.fail("moe", fmt::format("{} expert slots (routed + redundant + shared replicas) leave ranks of ep = {} without an expert",
-                              w.moe.shared_replicas + w.moe.redundant_experts + w.model.moe.experts, w.parallel.ep));
-  if (s.has("overlap")) {
-    if (!model_phase) s.fail("overlap", fmt::format("phase {} runs no model; remove the key", phase));
-    read_overlap(s, w);
-  }
-  if (w.phase != Phase::train && s.has("optimizer"))
-    s.fail("optimizer", fmt::format("phase {} runs no optimizer; remove the key", phase));
-  if (w.phase != Phase::block && s.has("backward"))
-    s.fail("backward", "backward is a key of phase block (train always runs backward)");
+  check_expert_layout(s, w);
+  if (s.has("overlap")) read_overlap(s, w);
   if ((w.precision == Dtype::fp8 || w.precision == Dtype::int8) && w.phase == Phase::train)
     s.fail("precision", "training in fp8/int8 is not modelled; use bf16, fp16, tf32 or fp32");
   return w;
