@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "sim/cli/batch.h"
 #include "sim/cli/bench.h"
 #include "sim/cli/list.h"
 #include "sim/config/errors.h"
@@ -98,9 +99,17 @@ int run_command(const orrery::RunRequest& req, const std::string& report, const 
   return 0;
 }
 
-}  // namespace
+int cli_main(int argc, char* argv[]);
 
-int sc_main(int argc, char* argv[]) {
+/// One line of `orrery batch`, in its forked child: the same as `orrery <args>`.
+int batch_child(const char* self, const std::vector<std::string>& args) {
+  std::vector<char*> argv{const_cast<char*>(self)};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  return cli_main(static_cast<int>(args.size()) + 1, argv.data());
+}
+
+int cli_main(int argc, char* argv[]) {
   CLI::App app{"Orrery: discrete-event performance simulator for LLM workloads on accelerators"};
   app.require_subcommand(1);
 
@@ -127,6 +136,15 @@ int sc_main(int argc, char* argv[]) {
   CLI::App* bench = app.add_subcommand("bench", "measure the simulator's own speed (wall time, events/s)");
   bench->add_option("--report", bench_out, "write the benchmark figures as JSON here");
 
+  orrery::BatchOptions batch_options;
+  CLI::App* batch = app.add_subcommand(
+      "batch", "run many runs from one process: each stdin line is a JSON array of the arguments after "
+               "'orrery' (e.g. [\"run\", \"--system\", \"h100-sxm\", \"--workload\", \"w.yaml\"]); each result "
+               "is one JSON line on stdout, in input order");
+  batch->add_option("--jobs", batch_options.jobs, "runs at once")->check(CLI::Range(1, 256));
+  batch->add_option("--timeout", batch_options.timeout_s, "seconds before a run is killed (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +157,12 @@ int sc_main(int argc, char* argv[]) {
       return 0;
     }
     if (*bench) return orrery::run_bench(argv[0], bench_out);
+    if (*batch) {
+      const std::string self = argv[0];
+      return orrery::run_batch(
+          batch_options, [&](const std::vector<std::string>& args) { return batch_child(self.c_str(), args); },
+          std::cin, std::cout);
+    }
   } catch (const orrery::ConfigError& e) {
     std::cerr << "error: " << orrery::printable(e.what()) << "\n";
     return 2;
@@ -151,6 +175,10 @@ int sc_main(int argc, char* argv[]) {
   }
   return 0;
 }
+
+}  // namespace
+
+int sc_main(int argc, char* argv[]) { return cli_main(argc, argv); }
 
 // SystemC prints a banner on first use unless this is set before its kernel starts.
 namespace {

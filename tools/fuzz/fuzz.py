@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -184,7 +185,75 @@ def classify(rc, out, err, report_path, timed_out):
     return "report" if next(bad_report_values(report), None) else None
 
 
-def run_case(index, seed, seeds, binary, timeout, workdir, keep=False):
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+
+
+def run_process(cmd, timeout):
+    """One `orrery run` as its own process: (exit code or -signal, stdout, stderr, timed out)."""
+    try:
+        for attempt in range(5):  # the binary may be being relinked
+            try:
+                p = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout, env=ENV)
+                break
+            except OSError:
+                if attempt == 4:
+                    raise
+                time.sleep(2)
+        return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"), False
+    except subprocess.TimeoutExpired as e:
+        return None, (e.stdout or b"").decode("utf-8", "replace"), (e.stderr or b"").decode("utf-8", "replace"), True
+
+
+class Batch:
+    """A long-lived `orrery batch` process (one per worker thread and binary): each case is a
+    JSON line in and a JSON line out, and runs in a child forked from it, which skips the
+    ~20 ms process start-up of `orrery run` (mostly SystemC's static initialisation)."""
+
+    def __init__(self, binary, timeout):
+        self.binary, self.timeout, self.proc = binary, timeout, None
+
+    def run(self, cmd):
+        line = json.dumps(cmd[1:], ensure_ascii=False).encode("utf-8") + b"\n"  # UnicodeEncodeError: not representable
+        for attempt in range(2):
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen([self.binary, "batch", "--timeout", str(self.timeout)], cwd=ROOT,
+                                             env=dict(ENV, LD_BIND_NOW="1"),  # bind symbols once, not per child
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            try:
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+                reply = self.proc.stdout.readline()
+            except OSError:
+                reply = b""
+            if reply:
+                r = json.loads(reply)
+                rc = r["exit"] if r["exit"] is not None else (-r["signal"] if r["signal"] else None)
+                return rc, r["stdout"], r["stderr"], r["timed_out"]
+            self.proc.kill()  # the batch process itself died: start another and run the case again
+            self.proc.wait()
+            self.proc = None
+        raise RuntimeError(f"{self.binary} batch stopped answering")
+
+
+_local = threading.local()
+
+
+def execute(binary, cmd, timeout, mode):
+    """Runs `cmd` through a batch process (mode 'batch') or as its own process (mode 'process')."""
+    if mode == "batch":
+        batches = getattr(_local, "batches", None)
+        if batches is None:
+            batches = _local.batches = {}
+        if binary not in batches:
+            batches[binary] = Batch(binary, timeout)
+        try:
+            return batches[binary].run(cmd)
+        except UnicodeEncodeError:
+            pass  # an argument that is not valid UTF-8 cannot travel in JSON: run it as a process
+    return run_process(cmd, timeout)
+
+
+def run_case(index, seed, seeds, binary, timeout, workdir, keep=False, mode="batch"):
     rng = random.Random(f"{seed}:{index}")
     sys_text, wl_text, sets, names, utf8 = make_case(rng, seeds)
     d = os.path.join(workdir, f"case{index}")
@@ -204,23 +273,8 @@ def run_case(index, seed, seeds, binary, timeout, workdir, keep=False):
     cmd = [binary, "run", "--system", paths["system"], "--workload", paths["workload"], "--report", report]
     for s in sets:
         cmd += ["--set", s]
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
     t0 = time.monotonic()
-    timed_out = False
-    try:
-        for attempt in range(5):  # the binary may be being relinked
-            try:
-                p = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout, env=env)
-                break
-            except OSError:
-                if attempt == 4:
-                    raise
-                time.sleep(2)
-        rc, out, err = p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        timed_out, rc = True, None
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        err = (e.stderr or b"").decode("utf-8", "replace")
+    rc, out, err, timed_out = execute(binary, cmd, timeout, mode)
     wall = time.monotonic() - t0
     verdict = classify(rc, out, err, report, timed_out)
     if verdict or keep:
@@ -250,6 +304,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--timeout", type=float, default=60, help="seconds before a case counts as a hang")
     ap.add_argument("--binary", action="append", help="orrery binaries (default: build/orrery and build-asan/orrery if present)")
+    ap.add_argument("--mode", choices=["batch", "process"], default="batch",
+                    help="run cases in children of one `orrery batch` per worker (fast) or as separate processes")
     ap.add_argument("--keep", action="store_true", help="keep every case's inputs, not only failures")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "fuzz"), help="where reproducers go")
     a = ap.parse_args()
@@ -271,7 +327,7 @@ def main():
         while True:
             while len(pending) < 2 * a.jobs and (end is None or i < end) and (deadline is None or time.monotonic() < deadline):
                 for b in binaries:
-                    pending.add(pool.submit(run_case, i, a.seed, seeds, b, a.timeout, os.path.join(workdir, os.path.basename(os.path.dirname(b))), a.keep))
+                    pending.add(pool.submit(run_case, i, a.seed, seeds, b, a.timeout, os.path.join(workdir, os.path.basename(os.path.dirname(b))), a.keep, a.mode))
                 i += 1
             if not pending:
                 break
