@@ -48,7 +48,9 @@ ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int 
     p.dp = static_cast<int>(dp);
   }
   if (p.dp % p.ep != 0)
-    s.fail("ep", fmt::format("ep = {} does not divide dp = {}; an expert group is ep data-parallel ranks", p.ep, p.dp));
+    s.fail("ep", fmt::format("ep = {} does not divide dp = {}; an expert group is ep data-parallel ranks; choose an ep "
+                             "that divides dp, or run on a multiple of ep x tp x pp devices (e.g. --set system.devices={})",
+                             p.ep, p.dp, static_cast<long long>(p.ep) * p.tp * p.pp));
   // dp x tp x pp in 64 bits: three counts below 2^31 can overflow an int product.
   const long long product = static_cast<long long>(p.dp) * p.tp * p.pp;
   if (product != devices)

@@ -320,6 +320,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="fuzz-", dir=a.out)
     deadline = time.monotonic() + a.minutes * 60 if a.minutes else None
     passed, failed, exits, slow = 0, 0, {}, []
+    started = time.monotonic()
+    next_progress = started + 60
     kinds = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
         pending, i = set(), a.start
@@ -343,6 +345,10 @@ def main():
                     print(f"FAIL case {index}: {verdict} (exit {rc}, {wall:.1f} s) {' '.join(names)}: {first}", flush=True)
                 else:
                     passed += 1
+                if time.monotonic() >= next_progress:
+                    runs = passed + failed
+                    print(f"progress: {runs} runs, {failed} failed, {runs / (time.monotonic() - started):.1f} runs/s", flush=True)
+                    next_progress = time.monotonic() + 60
     if failed or a.keep:
         os.rename(workdir, os.path.join(a.out, "failures-" + os.path.basename(workdir)))
         print(("inputs: " if a.keep else "reproducers: ") + os.path.join(a.out, "failures-" + os.path.basename(workdir)))
