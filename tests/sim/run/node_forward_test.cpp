@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
+#include <string>
 
 #include "sim/config/errors.h"
 #include "sim/config/yaml_doc.h"
@@ -255,4 +257,29 @@ TEST_CASE("hub_node_forwarded_flows_end_when_the_aggregate_does", "[moe][network
   // rows and the rows it forwards go to the same peer).
   CHECK(hub.flows() == 4 + 4);
   CHECK(end == Approx(Ts * 5 / 6 / 45e9 + 2e-6).epsilon(1e-6));
+}
+
+TEST_CASE("skewed_node_forwarded_transfers_end_in_aggregate_when_max_min_flows_do", "[moe][network][comm_hub]") {
+  // Four hubs on copies of the same system: dispatch and combine, each in aggregate and
+  // expanded into max-min flows; skewed shares (node 0 receives 70% of the rows).
+  static std::vector<Plane> planes[4];
+  ParallelSpec par;
+  std::vector<std::unique_ptr<CommHub>> hubs;
+  for (int h = 0; h < 4; ++h) {
+    planes[h] = two_plane_system();
+    hubs.push_back(std::make_unique<CommHub>(("hub" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
+    hubs.back()->set_flows_only(h % 2 == 1);
+  }
+  const std::vector<double> share = {0.45, 0.25, 0.2, 0.1};
+  double end[4] = {-1, -1, -1, -1};
+  for (int h = 0; h < 4; ++h)
+    hubs[h]->transfer(a2a(24e6, share, routing(4, 2), h >= 2), {0, 1, 2, 3}, PlaneId{1},
+                      [&end, h] { end[h] = sc_core::sc_time_stamp().to_seconds(); });
+  sc_core::sc_start();
+  for (int h = 0; h < 4; ++h) CHECK(hubs[h]->aggregated() == (h % 2 == 0 ? 2 : 0));
+  for (int h : {0, 2}) {
+    INFO((h == 0 ? "dispatch" : "combine"));
+    REQUIRE(end[h] > 0);
+    CHECK(end[h] == Approx(end[h + 1]).epsilon(1e-6));
+  }
 }
