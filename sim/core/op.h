@@ -83,6 +83,18 @@ struct CommOp {
   /// the communication library's collective; its plane prices the kernel (Plane::fused).
   enum class Fused { no, dispatch, combine };
   Fused fused = Fused::no;
+  /// all_to_all_v forwarded through one member per node (moe.a2a: hierarchical, DeepEP's
+  /// normal kernels): a token crosses the scale-out plane once per distinct destination node
+  /// and is forwarded inside that node on the scale-up plane (sim/run/node_forward.h). What the
+  /// hub needs to count distinct nodes per token: the routing of one token.
+  struct NodeRouting {
+    double assignments = 1;  // rows per token in `bytes` (top_k): bytes / assignments = one row
+    double experts = 1;      // routed experts E
+    double top_k = 1;        // experts per token k
+    double groups = 1;       // expert groups G (group-limited routing)
+    double topk_groups = 1;  // groups per token M
+  };
+  std::shared_ptr<const NodeRouting> node_forward;  // null: a flat all_to_all_v
 };
 
 struct Op {

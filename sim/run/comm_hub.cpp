@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "sim/config/errors.h"
+#include "sim/run/node_forward.h"
 
 namespace orrery {
 
@@ -309,6 +310,7 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
           });
     return;
   }
+  if (op.op == CommKind::AllToAllV && op.node_forward) return run_node_forward(op, group, plane, std::move(done));
   const double now = sc_core::sc_time_stamp().to_seconds();
   const bool aggregate_running = aggregate_until_[&net] > now;
   if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ &&
@@ -333,6 +335,77 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
   const bool ramp = op.op != CommKind::AllToAllV;
   if (ramp) (void)apply_ramp(net.plane(), *stages);
   run_stages(net, stages, 0, std::move(done), ramp);
+}
+
+void CommHub::run_node_forward(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                               std::function<void()> done) {
+  const SystemShape& shape = planes_[plane.index()].shape;
+  std::vector<int> node;
+  std::map<int, std::vector<int>> by_node;
+  for (int m : group) {
+    node.push_back(shape.node_of(m));
+    by_node[node.back()].push_back(m);
+  }
+  CommOp flat = op;
+  flat.node_forward = nullptr;
+  // A group inside one node has nothing to forward: the flat all-to-all-v on its plane.
+  if (by_node.size() == 1) return transfer(flat, group, plane, std::move(done));
+  const NodeForwardTraffic t = node_forward_traffic(op, node);
+  // The scale-up plane: the one the group's traffic class would use among one node's members
+  // (NVLink on an H800 cluster). With one member per node there is nothing to forward.
+  const std::vector<int>& one_node = by_node.begin()->second;
+  if (one_node.size() < 2) return run_matrix(network(plane), group, t.scale_out, std::move(done));
+  const PlaneId up = choose_plane(planes_, op.group, one_node);
+  if (up == plane) {
+    auto sum = t.scale_out;
+    for (size_t i = 0; i < sum.size(); ++i)
+      for (size_t j = 0; j < sum.size(); ++j) sum[i][j] += t.scale_up[i][j];
+    return run_matrix(network(plane), group, sum, std::move(done));
+  }
+  auto pending = std::make_shared<int>(2);
+  auto both = [pending, done = std::move(done)] {
+    if (--*pending == 0) done();
+  };
+  run_matrix(network(plane), group, t.scale_out, both);
+  run_matrix(network(up), group, t.scale_up, both);
+}
+
+void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
+                         const std::vector<std::vector<double>>& sizes, std::function<void()> done) {
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  const bool aggregate_running = aggregate_until_[&net] > now;
+  const size_t n = group.size();
+  if (net.plane().device_non_blocking && !flows_only_ && net.idle() && !aggregate_running) {
+    const Plane& p = net.plane();
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<double> out(n, 0.0), in(n, 0.0), lat_out(n, inf), lat_in(n, inf);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        if (i == j || !(sizes[i][j] > 0)) continue;
+        const double l = p.path_latency(p.route(EndpointId{group[i]}, EndpointId{group[j]}));
+        out[i] += sizes[i][j], in[j] += sizes[i][j];
+        lat_out[i] = std::min(lat_out[i], l), lat_in[j] = std::min(lat_in[j], l);
+      }
+    double T = 0;
+    for (size_t e = 0; e < n; ++e) {
+      const auto& ports = net.ports(EndpointId{group[e]});
+      if (out[e] > 0) T = std::max(T, out[e] / ports.out_bw + lat_out[e]);
+      if (in[e] > 0) T = std::max(T, in[e] / ports.in_bw + lat_in[e]);
+      net.charge_ports(EndpointId{group[e]}, out[e], in[e]);
+    }
+    ++aggregated_;
+    aggregate_until_[&net] = now + T;
+    after(T, std::move(done));
+    return;
+  }
+  if (aggregate_running) ++aggregate_overlaps_;
+  CollectiveSpec c;
+  c.op = CommKind::AllToAllV;
+  c.group = group;
+  c.algorithm = "auto";
+  c.sizes = sizes;
+  auto stages = std::make_shared<std::vector<Stage>>(expand_stages(c));
+  run_stages(net, stages, 0, std::move(done), false);
 }
 
 void CommHub::start_collective(size_t index, OpId id) {

@@ -110,6 +110,18 @@ class CommHub : public sc_core::sc_module {
   /// model gives, to 1e-9 (tests/sim/run/comm_hub_test.cpp), at O(n) instead of O(n^2) flows.
   void run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
                      std::function<void()> done);
+  /// A node-forwarded all_to_all_v (op.node_forward; sim/run/node_forward.h): the scale-out
+  /// matrix on `plane` (which joins the whole group) and, at the same time, the scale-up matrix
+  /// on the plane that joins the members of one node; `done` when both have finished. The two
+  /// hops overlap as DeepEP's chunked kernels do (a forwarder relays chunks as they arrive).
+  void run_node_forward(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                        std::function<void()> done);
+  /// Runs an explicit traffic matrix (bytes from group[i] to group[j]) on `net`: in aggregate
+  /// on an idle device-non-blocking plane (each port drains its bytes at full rate:
+  /// T = max over members of max(out / out_bw + lat_out, in / in_bw + lat_in), the latencies
+  /// taken over the pairs that exchange bytes), else as one round of direct flows.
+  void run_matrix(NetworkModule& net, const std::vector<int>& group,
+                  const std::vector<std::vector<double>>& sizes, std::function<void()> done);
   /// Per member of `group` on the plane of `net`: shortest path latency to and from another.
   const std::pair<std::vector<double>, std::vector<double>>& member_latency(NetworkModule& net,
                                                                             const std::vector<int>& group);

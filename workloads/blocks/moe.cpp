@@ -19,6 +19,17 @@ constexpr double kFp8ScaleTile = 128;
 
 Step forward_only(Op op) { return {std::move(op), {}}; }
 
+/// What a node-forwarded dispatch or combine needs to count the nodes a token reaches.
+std::shared_ptr<const CommOp::NodeRouting> node_routing(const MoeSpec& moe, double assignments) {
+  CommOp::NodeRouting r;
+  r.assignments = assignments;
+  r.experts = double(moe.experts);
+  r.top_k = double(moe.top_k);
+  r.groups = double(moe.groups);
+  r.topk_groups = double(moe.topk_groups);
+  return std::make_shared<const CommOp::NodeRouting>(r);
+}
+
 /// Expert slots that receive at least one assignment when `assignments` fall on `slots`
 /// slots at random: slots * (1 - exp(-assignments / slots)) (Poisson occupancy). A grouped
 /// GEMM reads only the weights of the experts that got tokens.
@@ -134,6 +145,7 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
     Op dispatch = make_comm(q + ".dispatch", CommKind::AllToAllV, T * dispatched * slot_bytes, CommGroup::Expert);
     dispatch.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
     if (fused) dispatch.comm.fused = CommOp::Fused::dispatch;
+    if (r.hierarchical_a2a) dispatch.comm.node_forward = node_routing(moe, dispatched);
     prog.push_back(forward_only(std::move(dispatch)));
   }
   c.tp.enter(prog, q, T, d, ab);
@@ -153,6 +165,7 @@ void moe_block(const BlockContext& c, Steps& prog, const std::string& p, const D
     combine.comm.shares = std::make_shared<const std::vector<double>>(load.shares);
     combine.comm.reverse = true;
     if (fused) combine.comm.fused = CommOp::Fused::combine;
+    if (r.hierarchical_a2a) combine.comm.node_forward = node_routing(moe, dispatched);
     prog.push_back(forward_only(std::move(combine)));
   }
   // Un-permute and weighted sum: reads T*k rows and the weights, writes T*d (+ the shared

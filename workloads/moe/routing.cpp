@@ -20,7 +20,7 @@ const ParamTable& moe_routing_params() {
           {"loads", ParamType::Any, Dim::Dimensionless, "", "histogram: one relative load per routed expert (a list of numbers)", {}, true},
           {"redundant_experts", ParamType::Integer, Dim::Dimensionless, "0", "extra expert slots holding copies of the hottest experts (EPLB)", {}, false, 0, true},
           {"shared_replicas", ParamType::Integer, Dim::Dimensionless, "0", "0: every rank runs the shared experts on its own tokens; N: N ranks host them and tokens are dispatched to them", {}, false, 0, true},
-          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, throughput mode) or fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB or h800-cluster's InfiniBand)", {"collective", "fused"}},
+          {"a2a", ParamType::Enum, Dim::Dimensionless, "collective", "how dispatch and combine move tokens: collective (the communication library's all-to-all-v, one transfer per token and expert, throughput mode), fused (MoE kernels whose vector cores store tokens straight into peers' memory, low-latency mode; needs a plane with fused_* costs, such as cloudmatrix384's UB or h800-cluster's InfiniBand) or hierarchical (DeepEP's normal kernels: a token crosses the scale-out plane once per destination node, to the member with its local index, which forwards it on the scale-up plane inside the node; the combine sums inside the node first; with the model's group-limited routing, groups lie whole on nodes)", {"collective", "fused", "hierarchical"}},
           {"dispatch", ParamType::Enum, Dim::Dimensionless, "bf16", "dispatched token format: bf16 (2 bytes x hidden), int8 (hidden bytes + a 512-byte scale slot, as CloudMatrix-Infer) or fp8 (hidden bytes + one fp32 scale per 128 values, as DeepEP)", {"bf16", "int8", "fp8"}},
       }};
   return t;
@@ -39,6 +39,7 @@ MoeRouting read_moe_routing(const YAML::Node& node, const std::string& path, con
   r.int8_dispatch = s.string("dispatch") == "int8";
   r.fp8_dispatch = s.string("dispatch") == "fp8";
   r.fused_a2a = s.string("a2a") == "fused";
+  r.hierarchical_a2a = s.string("a2a") == "hierarchical";
   if (r.kind == MoeRouting::Kind::histogram) {
     if (!s.has("loads")) s.fail("loads", "routing histogram needs `loads`: one number per routed expert");
     const YAML::Node l = s.node("loads");
@@ -57,6 +58,10 @@ MoeRouting read_moe_routing(const YAML::Node& node, const std::string& path, con
   } else if (s.has("loads")) {
     s.fail("loads", "loads is only for routing: histogram");
   }
+  // A token dispatched to a shared-expert replica as well would reach one more node, which the
+  // node count of hierarchical dispatch (sim/run/node_forward.h) does not model.
+  if (r.shared_replicas > 0 && r.hierarchical_a2a)
+    s.fail("shared_replicas", "a2a: hierarchical does not model shared-expert replicas; use shared_replicas: 0 (every rank runs the shared experts) or a2a: collective");
   if (r.shared_replicas > 0 && moe.shared_experts == 0)
     s.fail("shared_replicas", "the model has no shared expert");
   return r;

@@ -27,6 +27,7 @@ struct MoeRouting {
   bool int8_dispatch = false;       // dispatch int8 tokens plus a 512-byte scale slot
   bool fp8_dispatch = false;        // dispatch fp8 tokens plus one fp32 scale per 128 values
   bool fused_a2a = false;           // fused dispatch/combine kernels instead of the library's
+  bool hierarchical_a2a = false;    // once per destination node across nodes, forwarded inside
 };
 
 [[nodiscard]] const ParamTable& moe_routing_params();

@@ -58,3 +58,52 @@ TEST_CASE("expert_parallel_ranks_hold_only_their_experts", "[moe][memory]") {
   const double experts = 12 * 8 * (2 * 768 * 3072 + 3072 + 768) * 4.0;
   CHECK(weights(one) - weights(ep8) == Approx(experts * 7 / 8).epsilon(1e-9));
 }
+
+namespace {
+
+double plane_bytes(const nlohmann::json& r, const std::string& name) {
+  for (const auto& p : r["planes"])
+    if (p["name"] == name) return p["bytes"].get<double>();
+  return -1;
+}
+
+// dgx-h100 cut into 2 nodes of 4 GPUs (NVLink per node, the InfiniBand switch across), one
+// expert per GPU (8 experts, top-2), 8 tokens per rank, bf16 rows of 768 x 2 B, 12 layers.
+const std::string kTwoNodes = "--system dgx-h100 --workload tests/data/workloads/gpt2-small-moe-decode.yaml "
+                              "--set workload.parallel.ep=8 --set workload.decode_tokens=1 "
+                              "--set system.devices_per_node=4 --set system.planes.nvlink.scope=node ";
+
+}  // namespace
+
+TEST_CASE("hierarchical_dispatch_crosses_nodes_once_per_token_and_node_by_hand", "[moe][network]") {
+  const auto flat = run_report(kTwoNodes);
+  const auto hier = run_report(kTwoNodes + "--set workload.moe.a2a=hierarchical");
+  const double row = 768 * 2.0, T = 8, b = T * 2 * row, calls = 12 * 2 /*dispatch+combine*/, links = 2;
+  // Flat: NVLink does not join the group, so every rank sends 7/8 of its rows over InfiniBand.
+  CHECK(plane_bytes(flat, "infiniband") == Approx(calls * 8 * b * 7 / 8 * links).epsilon(1e-6));
+  CHECK(plane_bytes(flat, "nvlink") == 0);
+  // Node-forwarded: a token reaches the other node unless both its experts are in its own:
+  // q = 1 - C(4,2)/C(8,2) = 22/28. InfiniBand = tokens x remote nodes reached x row bytes.
+  CHECK(plane_bytes(hier, "infiniband") == Approx(calls * 8 * T * 22.0 / 28 * row * links).epsilon(1e-6));
+  // NVLink: each rank sends 3/8 of its rows to its node's peers and forwards 3/8 of the rows of
+  // its twin in the other node.
+  CHECK(plane_bytes(hier, "nvlink") == Approx(calls * 8 * b * 6 / 8 * links).epsilon(1e-6));
+  CHECK(hier["summary"]["tpot_s"].get<double>() < flat["summary"]["tpot_s"].get<double>());
+}
+
+TEST_CASE("hierarchical_dispatch_in_one_node_is_the_flat_one", "[moe][network]") {
+  // One node: nothing to forward; the same step and bytes as the library all-to-all-v.
+  const std::string one = "--system dgx-h100 --workload tests/data/workloads/gpt2-small-moe-decode.yaml "
+                          "--set workload.parallel.ep=8 --set workload.decode_tokens=1 ";
+  const auto flat = run_report(one);
+  const auto hier = run_report(one + "--set workload.moe.a2a=hierarchical");
+  CHECK(hier["summary"]["tpot_s"].get<double>() == flat["summary"]["tpot_s"].get<double>());
+  CHECK(plane_bytes(hier, "nvlink") == plane_bytes(flat, "nvlink"));
+}
+
+TEST_CASE("hierarchical_dispatch_with_shared_replicas_is_refused", "[moe][config]") {
+  const auto r = run_orrery("run " + kTwoNodes +
+                            "--set workload.moe.a2a=hierarchical --set workload.moe.shared_replicas=1 --quiet");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("a2a: hierarchical does not model shared-expert replicas") != std::string::npos);
+}
