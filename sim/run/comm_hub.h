@@ -66,6 +66,12 @@ class CommHub : public sc_core::sc_module {
   /// Expand every transfer into flows, never in aggregate (to check the aggregate against).
   void set_flows_only(bool on) { flows_only_ = on; }
 
+  /// Log every plane's rate changes for the trace (NetworkModule::record_rates).
+  void record_rates(bool on) {
+    for (auto& n : nets_) n->record_rates(on);
+  }
+  /// The logged rate changes, per plane.
+  [[nodiscard]] std::vector<std::vector<RateChange>> rate_logs() const;
   /// Bytes each plane's links carried, per plane then per directed link.
   [[nodiscard]] std::vector<std::vector<double>> link_bytes() const;
   [[nodiscard]] long events() const;
