@@ -358,17 +358,26 @@ void NetworkModule::log_rates() {
   }
   for (int l : live_links_) touch(static_cast<size_t>(l));
   live_links_.clear();
+  // A load that moved by less than 1e-9 of itself did not change: the same flows summed in
+  // another order (the integral is off by at most that fraction).
+  const auto moved = [](double now_load, double logged) {
+    return std::abs(now_load - logged) > 1e-9 * std::max(std::abs(now_load), std::abs(logged));
+  };
   for (int l : touched_) {
     const size_t u = static_cast<size_t>(l);
     touched_mark_[u] = 0;
-    if (next_load_[u] != logged_load_[u]) rate_log_.push_back({now, l, next_load_[u] - logged_load_[u]});
-    logged_load_[u] = next_load_[u];
-    if (next_load_[u] != 0) live_links_.push_back(l);
+    if (moved(next_load_[u], logged_load_[u])) {
+      rate_log_.push_back({now, l, next_load_[u] - logged_load_[u]});
+      logged_load_[u] = next_load_[u];
+    }
+    if (logged_load_[u] != 0) live_links_.push_back(l);
   }
   // Folded rails: rail 0 carries 1/rails of every transfer.
   if (!plane_.rail_twin.empty()) total *= plane_.rails;
-  if (total != logged_total_) rate_log_.push_back({now, kPlaneTotal, total - logged_total_});
-  logged_total_ = total;
+  if (moved(total, logged_total_)) {
+    rate_log_.push_back({now, kPlaneTotal, total - logged_total_});
+    logged_total_ = total;
+  }
 }
 
 void NetworkModule::log_port_transfer(EndpointId e, double out_bytes, double in_bytes, double in_delay) {

@@ -27,6 +27,8 @@ std::vector<RateSeries> rate_series(std::vector<RateChange> log) {
     double last_t = 0, last_v = 0;
     for (auto& [t, v] : raw) {
       if (std::abs(v) <= zero) v = 0;
+      // Several solves at one instant whose changes cancel leave only rounding: no change.
+      if (std::abs(v - last_v) <= 1e-9 * largest) v = last_v;
       s.bytes += last_v * (t - last_t);
       last_t = t, last_v = v;
       if (s.points.empty() ? v != 0 : v != s.points.back().second) s.points.emplace_back(t, v);

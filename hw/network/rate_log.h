@@ -31,7 +31,8 @@ struct RateSeries {
 
 /// The plane total first, then every link whose rate was ever non-zero, by link index. The
 /// changes are applied in time order (changes logged for the same instant are merged); a
-/// value within 1e-9 of the series' peak of zero is zero (the rounding left by + then −).
+/// value within 1e-9 of the series' peak of zero is zero, and one within 1e-9 of the peak of
+/// the previous value is that value (the rounding left by + then −).
 [[nodiscard]] std::vector<RateSeries> rate_series(std::vector<RateChange> log);
 
 }  // namespace orrery
