@@ -93,6 +93,8 @@ class NetworkModule : public sc_core::sc_module {
   /// The changes logged so far. With folded rails only rail 0's links appear (every rail
   /// carries the same); the plane total counts every rail.
   [[nodiscard]] const std::vector<RateChange>& rate_log() const { return rate_log_; }
+  /// Hands the log over (it can hold millions of changes; no copy).
+  [[nodiscard]] std::vector<RateChange> take_rate_log() { return std::move(rate_log_); }
   /// Logs what charge_ports charges for an aggregate transfer (CommHub::run_aggregate): each
   /// out link of `e` runs at its full rate (bandwidth x efficiency) from now for
   /// out_bytes / out_bw, each in link from now + in_delay for in_bytes / in_bw.

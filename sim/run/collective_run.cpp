@@ -105,9 +105,9 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
   Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel, {});
   CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result, ramp);
   sim.hub().record_rates(record_rates);
-  const SimulationResult r = sim.run();
+  SimulationResult r = sim.run();
   result.link_bytes = r.link_bytes[plane.index()];
-  result.rate_log = r.rate_logs[plane.index()];
+  result.rate_log = std::move(r.rate_logs[plane.index()]);
   result.events = r.events + static_cast<long>(result.stages.size()) + 1;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;

@@ -178,9 +178,9 @@ std::vector<std::vector<double>> CommHub::link_bytes() const {
   return out;
 }
 
-std::vector<std::vector<RateChange>> CommHub::rate_logs() const {
+std::vector<std::vector<RateChange>> CommHub::take_rate_logs() {
   std::vector<std::vector<RateChange>> out;
-  for (const auto& n : nets_) out.push_back(n->rate_log());
+  for (auto& n : nets_) out.push_back(n->take_rate_log());
   return out;
 }
 

@@ -70,8 +70,8 @@ class CommHub : public sc_core::sc_module {
   void record_rates(bool on) {
     for (auto& n : nets_) n->record_rates(on);
   }
-  /// The logged rate changes, per plane.
-  [[nodiscard]] std::vector<std::vector<RateChange>> rate_logs() const;
+  /// Hands over the logged rate changes, per plane (NetworkModule::take_rate_log).
+  [[nodiscard]] std::vector<std::vector<RateChange>> take_rate_logs();
   /// Bytes each plane's links carried, per plane then per directed link.
   [[nodiscard]] std::vector<std::vector<double>> link_bytes() const;
   [[nodiscard]] long events() const;
