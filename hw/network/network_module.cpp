@@ -3,6 +3,7 @@
 #include "sim/engine/process_guard.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <limits>
 
@@ -326,6 +327,82 @@ void NetworkModule::assign_rates() {
   }
   solver_.solve(offset_buf_, hops_buf_, capacity_, rates_buf_);
   for (size_t k = 0; k < active_.size(); ++k) flows_[static_cast<size_t>(active_[k])].rate = rates_buf_[k];
+  if (record_) log_rates();
+}
+
+void NetworkModule::log_rates() {
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  const size_t nl = plane_.links.size();
+  if (logged_load_.size() != nl) {
+    logged_load_.assign(nl, 0);
+    next_load_.assign(nl, 0);
+    touched_mark_.assign(nl, 0);
+  }
+  // The new load of every link a flow crosses now, and of those that carried one before.
+  touched_.clear();
+  const auto touch = [&](size_t l) {
+    if (touched_mark_[l]) return;
+    touched_mark_[l] = 1;
+    next_load_[l] = 0;
+    touched_.push_back(static_cast<int>(l));
+  };
+  double total = 0;
+  for (int id : active_) {
+    const Flow& f = flows_[static_cast<size_t>(id)];
+    if (!std::isfinite(f.rate)) continue;  // crosses no link
+    total += f.rate;
+    for (LinkId l : f.path) {
+      touch(l.index());
+      next_load_[l.index()] += f.rate;
+    }
+  }
+  for (int l : live_links_) touch(static_cast<size_t>(l));
+  live_links_.clear();
+  // A load that moved by less than 1e-9 of itself did not change: the same flows summed in
+  // another order (the integral is off by at most that fraction).
+  const auto moved = [](double now_load, double logged) {
+    return std::abs(now_load - logged) > 1e-9 * std::max(std::abs(now_load), std::abs(logged));
+  };
+  for (int l : touched_) {
+    const size_t u = static_cast<size_t>(l);
+    touched_mark_[u] = 0;
+    if (moved(next_load_[u], logged_load_[u])) {
+      rate_log_.push_back({now, l, next_load_[u] - logged_load_[u]});
+      logged_load_[u] = next_load_[u];
+    }
+    if (logged_load_[u] != 0) live_links_.push_back(l);
+  }
+  // Folded rails: rail 0 carries 1/rails of every transfer.
+  if (!plane_.rail_twin.empty()) total *= plane_.rails;
+  if (moved(total, logged_total_)) {
+    rate_log_.push_back({now, kPlaneTotal, total - logged_total_});
+    logged_total_ = total;
+  }
+}
+
+void NetworkModule::log_port_transfer(EndpointId e, double out_bytes, double in_bytes, double in_delay) {
+  if (!record_) return;
+  const Ports cap = ports(e);
+  const PortLinks& p = ports_[e.index()];
+  const double now = sc_core::sc_time_stamp().to_seconds();
+  // The same split as charge_ports: link l carries bytes x (its bandwidth / the ports' total),
+  // i.e. its full rate for bytes / total seconds.
+  const auto log = [&](const std::vector<LinkId>& links, double bytes, double total_bw, double start) {
+    if (bytes <= 0 || total_bw <= 0) return;
+    const double end = start + bytes / total_bw;
+    for (LinkId l : links) {
+      if (!plane_.rail_twin.empty() && plane_.rail_twin[l.index()] != l) continue;
+      const double r = plane_.links[l.index()].bandwidth * plane_.efficiency;
+      rate_log_.push_back({start, l.value, r});
+      rate_log_.push_back({end, l.value, -r});
+    }
+  };
+  log(p.out, out_bytes, cap.out_bw, now);
+  log(p.in, in_bytes, cap.in_bw, now + in_delay);
+  if (out_bytes > 0 && cap.out_bw > 0) {
+    rate_log_.push_back({now, kPlaneTotal, cap.out_bw});
+    rate_log_.push_back({now + out_bytes / cap.out_bw, kPlaneTotal, -cap.out_bw});
+  }
 }
 
 void NetworkModule::retire(int id) {

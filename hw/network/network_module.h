@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hw/network/plane.h"
+#include "hw/network/rate_log.h"
 #include "sim/core/ids.h"
 
 namespace orrery {
@@ -86,6 +87,19 @@ class NetworkModule : public sc_core::sc_module {
   [[nodiscard]] std::vector<double> link_bytes() const;
   [[nodiscard]] const Plane& plane() const { return plane_; }
 
+  /// Log every change of a link's rate (and of the plane's total) from now on, for the trace
+  /// (hw/network/rate_log.h). Off by default: a run without a trace does no extra work.
+  void record_rates(bool on) { record_ = on; }
+  /// The changes logged so far. With folded rails only rail 0's links appear (every rail
+  /// carries the same); the plane total counts every rail.
+  [[nodiscard]] const std::vector<RateChange>& rate_log() const { return rate_log_; }
+  /// Hands the log over (it can hold millions of changes; no copy).
+  [[nodiscard]] std::vector<RateChange> take_rate_log() { return std::move(rate_log_); }
+  /// Logs what charge_ports charges for an aggregate transfer (CommHub::run_aggregate): each
+  /// out link of `e` runs at its full rate (bandwidth x efficiency) from now for
+  /// out_bytes / out_bw, each in link from now + in_delay for in_bytes / in_bw.
+  void log_port_transfer(EndpointId e, double out_bytes, double in_bytes, double in_delay);
+
  private:
   enum class State : char { free, pending, active };
   struct Flow {
@@ -114,6 +128,8 @@ class NetworkModule : public sc_core::sc_module {
   void advance(double now);
   void assign_rates();
   void retire(int id);
+  /// After a re-solve: logs the links whose load (sum of their flows' rates) changed.
+  void log_rates();
 
   const Plane& plane_;
   std::vector<double> capacity_;  // the plane's links, then one channel limit per endpoint
@@ -135,6 +151,14 @@ class NetworkModule : public sc_core::sc_module {
   double last_ = 0;
   long events_ = 0;
   long created_ = 0;
+  // Rate log (trace only): the load last logged per link and for the whole plane, the links
+  // whose logged load is non-zero, and scratch space for the next load.
+  bool record_ = false;
+  std::vector<RateChange> rate_log_;
+  std::vector<double> logged_load_, next_load_;
+  std::vector<char> touched_mark_;
+  std::vector<int> live_links_, touched_;
+  double logged_total_ = 0;
 };
 
 /// Max-min fair rates of flows over capacitated links (progressive filling): repeatedly find

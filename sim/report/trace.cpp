@@ -67,12 +67,56 @@ void rank_events(Events& events, const RankResult& r, int pid, const std::string
   }
 }
 
-/// One process per plane, a track per traffic class: when its transfers ran.
+std::string link_name(const Plane& plane, int l) {
+  const Link& link = plane.links[static_cast<size_t>(l)];
+  return fmt::format("link {}->{}{}", plane.nodes[static_cast<size_t>(link.from)].name,
+                     plane.nodes[static_cast<size_t>(link.to)].name,
+                     plane.rail_twin.empty() ? "" : " (rail 0; every rail alike)");
+}
+
+/// The plane's counters: "in flight" (GB/s carried by all its flows together) and, for the
+/// kMaxLinkTracks links that carried the most bytes, "link a->b" (util %: rate / bandwidth,
+/// as the report's link utilisation). A counter event only where the value changes, i.e. when
+/// the max-min solver re-allocated the rates: events grow with flows, not with bytes or time.
+void rate_events(Events& events, int pid, const Plane& plane, const std::vector<RateChange>& log) {
+  std::vector<RateSeries> series = rate_series(log);
+  const RateSeries& total = series.front();
+  for (const auto& [t, v] : total.points)
+    events.push_back({{"ph", "C"}, {"pid", pid}, {"name", "in flight"}, {"ts", t * 1e6}, {"args", {{"GB/s", v / 1e9}}}});
+  std::vector<const RateSeries*> links;
+  for (size_t k = 1; k < series.size(); ++k) links.push_back(&series[k]);
+  std::stable_sort(links.begin(), links.end(), [](const RateSeries* a, const RateSeries* b) { return a->bytes > b->bytes; });
+  const size_t shown = std::min(links.size(), kMaxLinkTracks);
+  for (size_t k = 0; k < shown; ++k) {
+    const std::string name = link_name(plane, links[k]->link);
+    const double bw = plane.links[static_cast<size_t>(links[k]->link)].bandwidth;
+    for (const auto& [t, v] : links[k]->points)
+      events.push_back({{"ph", "C"}, {"pid", pid}, {"name", name}, {"ts", t * 1e6}, {"args", {{"util %", 100 * v / bw}}}});
+  }
+  if (links.empty()) return;
+  // Which links have no track: counted, their bytes summed, the first few named.
+  double dropped_bytes = 0;
+  nlohmann::json dropped = nlohmann::json::array();
+  for (size_t k = shown; k < links.size(); ++k) {
+    dropped_bytes += links[k]->bytes;
+    if (dropped.size() < 8) dropped.push_back(link_name(plane, links[k]->link));
+  }
+  events.push_back({{"ph", "i"}, {"s", "p"}, {"pid", pid}, {"tid", 0}, {"ts", 0.0},
+                    {"name", fmt::format("link tracks: {} of {} busy links", shown, links.size())},
+                    {"args", {{"busy_links", links.size()}, {"shown", shown}, {"dropped", links.size() - shown},
+                              {"dropped_bytes", dropped_bytes}, {"dropped_first", dropped},
+                              {"rule", fmt::format("the {} links that carried the most bytes get a track; "
+                                                   "'in flight' counts every flow", kMaxLinkTracks)}}}});
+}
+
+/// One process per plane, a track per traffic class: when its transfers ran, and the plane's
+/// rate counters (if logged).
 void plane_events(Events& events, const StepOutcome& st) {
   const auto& planes = st.run->planes;
   for (size_t p = 0; p < planes.size(); ++p) {
     const int pid = 1000 + static_cast<int>(p);
     name_process(events, pid, "plane " + planes[p].name);
+    if (p < st.sim->rate_logs.size()) rate_events(events, pid, planes[p], st.sim->rate_logs[p]);
     for (const auto& [kind, plane] : st.sim->plane_of_group) {
       if (plane.index() != p) continue;
       const int tid = static_cast<int>(kind) + 1;
@@ -111,10 +155,11 @@ nlohmann::json step_trace(const StepOutcome& st) {
   return {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
 }
 
-nlohmann::json network_trace(const std::string& plane, const std::string& track,
-                             const std::vector<TraceSpan>& spans) {
+nlohmann::json network_trace(const Plane& plane, const std::string& track,
+                             const std::vector<TraceSpan>& spans, const std::vector<RateChange>& rates) {
   Events events = Events::array();
-  name_process(events, 1, plane);
+  name_process(events, 1, plane.name);
+  rate_events(events, 1, plane, rates);
   if (!track.empty())
     events.push_back({{"ph", "M"}, {"pid", 1}, {"tid", 1}, {"name", "thread_name"}, {"args", {{"name", track}}}});
   for (const auto& s : spans)

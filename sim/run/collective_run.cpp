@@ -87,7 +87,8 @@ class CollectiveDriver : public sc_core::sc_module {
 
 }  // namespace
 
-CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const CollectiveSpec& c) {
+CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const CollectiveSpec& c,
+                                     bool record_rates) {
   CollectiveResult result;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Stage> stages;
@@ -103,8 +104,10 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
   // No ranks: the collective's flows are the whole workload.
   Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel, {});
   CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result, ramp);
-  const SimulationResult r = sim.run();
+  sim.hub().record_rates(record_rates);
+  SimulationResult r = sim.run();
   result.link_bytes = r.link_bytes[plane.index()];
+  result.rate_log = std::move(r.rate_logs[plane.index()]);
   result.events = r.events + static_cast<long>(result.stages.size()) + 1;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
@@ -121,7 +124,7 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
     if (d >= plane.devices())
       throw ConfigError(fmt::format("collective: device {} is not on plane '{}'", d, plane.name));
   check_group_connected(plane, c.group);
-  const CollectiveResult r = simulate_collective(run, plane_id, c);
+  const CollectiveResult r = simulate_collective(run, plane_id, c, options.trace);
   const int n = static_cast<int>(c.group.size());
   const double algbw = c.bytes / r.time;
   const double busbw = algbw * bus_factor(c.op, n);
@@ -160,7 +163,7 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
     const char* what = r.expansion == "rounds" ? "round" : "stage";
     for (size_t k = 0; k < r.stages.size(); ++k)
       spans.push_back({fmt::format("{} {}", what, k), r.stages[k].first, r.stages[k].second});
-    out.trace = network_trace(plane.name, std::string("collective ") + comm_kind_name(c.op), spans);
+    out.trace = network_trace(plane, std::string("collective ") + comm_kind_name(c.op), spans, r.rate_log);
   }
   return out;
 }
@@ -273,7 +276,7 @@ RunOutput execute_point_to_point(const LoadedRun& run, const RunOptions& options
       run.system_name, format_quantity(t.time, Dim::Time), c.bytes / t.time / 1e9,
       format_quantity(t.latency, Dim::Time), t.hops, t.paths);
   if (options.trace)
-    out.trace = network_trace(plane->name, "", {{comm_kind_name(c.op) + std::string(" ") + sh.name(dst), 0.0, t.time}});
+    out.trace = network_trace(*plane, "", {{comm_kind_name(c.op) + std::string(" ") + sh.name(dst), 0.0, t.time}}, {});
   return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include "hw/network/rate_log.h"
 #include "sim/core/ids.h"
 #include "sim/run/run.h"
 
@@ -15,6 +16,7 @@ struct CollectiveResult {
   std::vector<std::pair<double, double>> stages;  // start and end of each stage (or round)
   long rounds = 0;                         // rounds of the algorithm (sum over the stages)
   std::vector<double> link_bytes;          // bytes carried per directed link
+  std::vector<RateChange> rate_log;        // the plane's rate changes (if asked for, for the trace)
   long events = 0;
   long flows = 0;
   double wall_s = 0;
@@ -23,9 +25,10 @@ struct CollectiveResult {
 /// The plane a collective runs on: the named one, or the first whose traffic includes
 /// "collective" (or simply the first plane). Throws ConfigError for an unknown name.
 [[nodiscard]] const Plane& collective_plane(const LoadedRun& run);
-/// Simulates the collective on `plane` of the run's system (one SystemC kernel per process).
+/// Simulates the collective on `plane` of the run's system (one SystemC kernel per process);
+/// `record_rates` logs the plane's rate changes (for the trace).
 [[nodiscard]] CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane,
-                                                   const CollectiveSpec& c);
+                                                   const CollectiveSpec& c, bool record_rates = false);
 /// Every pair of the group is connected by the plane, or a ConfigError says which is not.
 void check_group_connected(const Plane& plane, const std::vector<int>& group);
 

@@ -159,6 +159,7 @@ void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vec
     if (out > 0) T = std::max(T, out / ports.out_bw + lat_out[e]);
     if (in > 0) T = std::max(T, in / ports.in_bw + lat_in[e]);
     net.charge_ports(EndpointId{group[e]}, out, in);
+    net.log_port_transfer(EndpointId{group[e]}, out, in, lat_in[e]);
   }
   ++aggregated_;
   aggregate_until_[&net] = sc_core::sc_time_stamp().to_seconds() + T;
@@ -175,6 +176,12 @@ void CommHub::attach(size_t index, Device& device, const OpSource& source) {
 std::vector<std::vector<double>> CommHub::link_bytes() const {
   std::vector<std::vector<double>> out;
   for (const auto& n : nets_) out.push_back(n->link_bytes());
+  return out;
+}
+
+std::vector<std::vector<RateChange>> CommHub::take_rate_logs() {
+  std::vector<std::vector<RateChange>> out;
+  for (auto& n : nets_) out.push_back(n->take_rate_log());
   return out;
 }
 

@@ -66,6 +66,12 @@ class CommHub : public sc_core::sc_module {
   /// Expand every transfer into flows, never in aggregate (to check the aggregate against).
   void set_flows_only(bool on) { flows_only_ = on; }
 
+  /// Log every plane's rate changes for the trace (NetworkModule::record_rates).
+  void record_rates(bool on) {
+    for (auto& n : nets_) n->record_rates(on);
+  }
+  /// Hands over the logged rate changes, per plane (NetworkModule::take_rate_log).
+  [[nodiscard]] std::vector<std::vector<RateChange>> take_rate_logs();
   /// Bytes each plane's links carried, per plane then per directed link.
   [[nodiscard]] std::vector<std::vector<double>> link_bytes() const;
   [[nodiscard]] long events() const;

@@ -207,6 +207,7 @@ RunOutput execute_run(const LoadedRun& run, const RunOptions& options) {
   for (int p = 0; p < run.workload.parallel.pp; ++p) stages.emplace_back(build_graph(run.workload, p));
   Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel,
                  simulated_ranks(run.workload.parallel, stages));
+  sim.hub().record_rates(options.trace);
   SimulationResult result = sim.run();
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const StepOutcome step = analyse_step(run, result, plans);

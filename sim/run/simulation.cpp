@@ -74,6 +74,7 @@ SimulationResult Simulation::run() {
     out.ranks.push_back(std::move(rr));
   }
   out.link_bytes = hub_->link_bytes();
+  out.rate_logs = hub_->take_rate_logs();
   out.plane_of_group = hub_->plane_of_group();
   out.flows = hub_->flows();
   out.aggregated = hub_->aggregated();

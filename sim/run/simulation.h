@@ -33,6 +33,7 @@ struct RankResult {
 struct SimulationResult {
   std::vector<RankResult> ranks;
   std::vector<std::vector<double>> link_bytes;  // per plane, per directed link
+  std::vector<std::vector<RateChange>> rate_logs;  // per plane, if CommHub::record_rates
   std::map<CommGroup, PlaneId> plane_of_group;
   long events = 0;       // every process activation (ranks, hub, networks)
   long flows = 0;
