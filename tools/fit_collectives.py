@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Fits the collective ceiling of an NVLink plane on tests/data/nccl_tests_nvlink.json.
 
-The rows with role "fit" choose channel_bandwidth (the one constant of the size ramp that a
-bus bandwidth measurement pins down; the protocol constants are NCCL's own, see the JSON's
-nccl_constants); the "held_out" rows are only reported. It runs the real binary with --set
+The rows with role "fit" choose channel_speed_factor (what one channel moves over the speed
+NCCL's ring search gives it: the one constant of the size ramp that a bus bandwidth
+measurement pins down; the ring search's speeds and link credit and the protocol constants
+are NCCL's own, see the JSON's nccl_constants); the "held_out" rows are only reported. It runs the real binary with --set
 overrides, so the fit and the model cannot disagree.
 
     python3 tools/fit_collectives.py          # errors of the presets as they are
-    python3 tools/fit_collectives.py --fit    # scan channel_bandwidth, print the best
+    python3 tools/fit_collectives.py --fit    # scan channel_speed_factor, print the best
 """
 import json
 import subprocess
@@ -57,15 +58,16 @@ def main():
     if "--fit" in sys.argv:
         fit_rows = [m for m in rows if m["role"] == "fit"]
         best = None
-        for tenths in range(280, 321, 2):  # 28.0 .. 32.0 GB/s per channel
-            bw = tenths / 10
-            errs = errors(fit_rows, [f"system.planes.nvlink.channel_bandwidth={bw} GB/s"])
+        for tenths in range(280, 321, 2):  # a channel moving 28.0 .. 32.0 GB/s of its 30
+            factor = round(tenths / 300, 7)
+            errs = errors(fit_rows, [f"system.planes.nvlink.channel_speed_factor={factor}"])
             mean = sum(abs(e[5]) for e in errs) / len(errs)
-            print(f"channel_bandwidth {bw:5.1f} GB/s: fit rows mean |err| {100 * mean:.2f}%")
+            print(f"channel_speed_factor {factor:.7f} ({tenths / 10:4.1f} GB/s per channel): "
+                  f"fit rows mean |err| {100 * mean:.2f}%")
             if best is None or mean < best[1]:
-                best = (bw, mean)
-        print(f"best channel_bandwidth: {best[0]} GB/s")
-        report(errors(rows, [f"system.planes.nvlink.channel_bandwidth={best[0]} GB/s"]))
+                best = (factor, mean)
+        print(f"best channel_speed_factor: {best[0]}")
+        report(errors(rows, [f"system.planes.nvlink.channel_speed_factor={best[0]}"]))
     else:
         report(errors(rows, []))
 

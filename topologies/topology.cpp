@@ -34,6 +34,9 @@ std::vector<ParamDecl> common_tail_params() {
       {"fused_per_peer", ParamType::Quantity, Dim::Time, "", "fused dispatch/combine: cost per destination rank (descriptors, completion flag)", {}, true, 0, true},
       {"channels", ParamType::Integer, Dim::Dimensionless, "0", "collectives: channels (parallel rings, one thread block each) a collective runs on; 0: no per-channel limit", {}, false, 0, true},
       {"channel_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "collectives: what one channel moves per direction; an endpoint sends at most channels x channel_bandwidth (needs channels)", {}, true},
+      {"channel_speeds", ParamType::Any, Dim::Dimensionless, "", "collectives: derive the channels per collective from the links its rings cross, by NCCL's ring search over these ring speeds (a list of bandwidths, fastest first; instead of channels and channel_bandwidth)", {}, true},
+      {"channel_link_efficiency", ParamType::Real, Dim::Dimensionless, "1", "collectives, with channel_speeds: fraction of a link's bandwidth the ring search credits (NCCL: 20.6 of 25 GB/s per NVLink4 link)"},
+      {"channel_speed_factor", ParamType::Real, Dim::Dimensionless, "1", "collectives, with channel_speeds: what one channel moves over the speed the search gave it"},
   };
   // Per protocol (ll, ll128, simple): a protocol is offered when its efficiency is given.
   for (const auto& name : protocol_names()) {
@@ -87,6 +90,39 @@ double read_efficiency_key(const Section& s, const std::string& key, double fall
   return e;
 }
 
+/// Channels derived by NCCL's ring search (hw/network/channel_search.h), or none.
+void read_channel_search(const Section& s, Plane& p) {
+  const double link_eff = s.real("channel_link_efficiency");
+  const double factor = s.real("channel_speed_factor");
+  if (!s.has("channel_speeds")) {
+    for (const char* k : {"channel_link_efficiency", "channel_speed_factor"})
+      if (s.yaml()[k]) s.fail(k, fmt::format("{} applies only with channel_speeds (the ring search's speeds)", k));
+    return;
+  }
+  if (p.channels > 0)
+    s.fail("channel_speeds", "give either channel_speeds (channels derived per collective by the ring search) or "
+                             "channels and channel_bandwidth (declared), not both");
+  if (link_eff > 1) s.fail("channel_link_efficiency", "an efficiency cannot exceed 1");
+  const YAML::Node list = s.node("channel_speeds");
+  if (!list.IsSequence() || list.size() == 0)
+    s.fail("channel_speeds", "expected a list of bandwidths, fastest first (e.g. [60 GB/s, 50 GB/s, 40 GB/s])");
+  ChannelSearch search{{}, link_eff, factor};
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string item = fmt::format("channel_speeds[{}]", i);
+    double v = 0;
+    try {
+      v = parse_quantity_as(scalar_text(list[i], s.path_of(item), "a bandwidth"), Dim::Bandwidth);
+    } catch (const std::exception& e) {
+      s.fail("channel_speeds", fmt::format("{}: {}", item, e.what()));
+    }
+    if (!(v > 0)) s.fail("channel_speeds", fmt::format("{} must be positive", item));
+    if (!search.speeds.empty() && v >= search.speeds.back())
+      s.fail("channel_speeds", fmt::format("{} must be slower than the one before (fastest first)", item));
+    search.speeds.push_back(v);
+  }
+  p.channel_search = std::move(search);
+}
+
 /// The collective size ramp: channels and protocols (hw/network/protocol.h).
 void read_ramp(const Section& s, Plane& p) {
   p.channels = static_cast<int>(s.integer("channels"));
@@ -96,6 +132,7 @@ void read_ramp(const Section& s, Plane& p) {
   } else if (p.channels > 0) {
     s.fail("channels", "channels needs channel_bandwidth (what one channel moves per direction)");
   }
+  read_channel_search(s, p);
   for (const auto& name : protocol_names()) {
     const std::string eff = name + "_efficiency";
     if (!s.has(eff)) {

@@ -43,6 +43,7 @@ struct Stage {
   std::vector<FlowSpec> flows;
   int rounds = 1;
   double extra_latency = 0;
+  double channel_rate = 0;  // bytes/s its flows share per sender (the size ramp's channels), 0: none
 };
 
 [[nodiscard]] const ParamTable& collective_params();

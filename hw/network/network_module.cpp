@@ -186,34 +186,37 @@ std::vector<double> max_min_path_rates(const std::vector<Path>& paths, const std
 NetworkModule::NetworkModule(sc_core::sc_module_name name, const Plane& plane)
     : sc_module(name), plane_(plane), link_bytes_(plane.links.size(), 0.0) {
   for (const auto& l : plane_.links) capacity_.push_back(l.bandwidth * plane_.efficiency);
-  // A virtual link per endpoint: the channels its collectives run on (Plane::channel_rate).
-  // With folded rails rail 0 carries 1/rails of every transfer, so 1/rails of the rate.
-  if (plane_.channel_rate() > 0)
-    capacity_.resize(plane_.links.size() + static_cast<size_t>(plane_.endpoints()),
-                     plane_.channel_rate() / (plane_.rail_twin.empty() ? 1 : plane_.rails));
   SC_METHOD(step);
   sensitive << wake_;
   dont_initialize();
 }
 
-int NetworkModule::channel_link(EndpointId src, bool channel_limited) const {
-  if (!channel_limited || plane_.channel_rate() <= 0) return -1;
-  return static_cast<int>(plane_.links.size() + src.index());
+int NetworkModule::channel_link(EndpointId src, double rate) {
+  if (rate <= 0) return -1;
+  // A virtual link per endpoint and rate: the channels its collectives run on
+  // (Plane::channel_plan). With folded rails rail 0 carries 1/rails of every transfer, so
+  // 1/rails of the rate.
+  const auto key = std::make_pair(static_cast<int>(src.value), rate);
+  if (const auto hit = channel_links_.find(key); hit != channel_links_.end()) return hit->second;
+  capacity_.push_back(rate / (plane_.rail_twin.empty() ? 1 : plane_.rails));
+  const int id = static_cast<int>(capacity_.size()) - 1;
+  channel_links_.emplace(key, id);
+  return id;
 }
 
 void NetworkModule::start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                               double latency_rounds, double extra_latency, bool channel_limited) {
+                               double latency_rounds, double extra_latency, double channel_rate) {
   // A multi-rail plane spreads every transfer over its rails (one path per port of src).
   if (plane_.spread)
-    return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds, extra_latency, channel_limited);
+    return start_spread_flow(src, dst, bytes, std::move(done), latency_rounds, extra_latency, channel_rate);
   start_path_flow(plane_.route(src, dst), bytes, std::move(done), latency_rounds, extra_latency,
-                  channel_link(src, channel_limited));
+                  channel_link(src, channel_rate));
 }
 
 // Multi-path transfers: one flow per path, the last arrival completes them.
 void NetworkModule::start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                                      double latency_rounds, double extra_latency, bool channel_limited) {
-  const int chan = channel_link(src, channel_limited);
+                                      double latency_rounds, double extra_latency, double channel_rate) {
+  const int chan = channel_link(src, channel_rate);
   if (!plane_.rail_twin.empty()) {
     // Rail folding: the rails are identical disjoint networks and each gets bytes / rails, so
     // rail 0 alone, carrying every transfer's share, finishes at the same times.

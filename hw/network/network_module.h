@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <queue>
 #include <vector>
 
@@ -62,16 +63,16 @@ class NetworkModule : public sc_core::sc_module {
   /// Starts a transfer of `bytes` from device `src` to device `dst` now; `done` runs when the
   /// last byte arrives. The flow first waits its path latency times `latency_rounds` (a staged
   /// collective charges a flow that stands for k rounds of an algorithm k path latencies).
-  /// `extra_latency` is added once to that wait (a protocol's step and base costs); a
-  /// `channel_limited` flow shares its source's channel rate (Plane::channel_rate) with the
-  /// other channel-limited flows out of that endpoint.
+  /// `extra_latency` is added once to that wait (a protocol's step and base costs). A flow
+  /// with `channel_rate` > 0 (bytes/s: the channels its collective runs on, Plane::channel_plan)
+  /// shares that rate with the other flows out of the same endpoint that have the same one.
   void start_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                  double latency_rounds = 1, double extra_latency = 0, bool channel_limited = false);
+                  double latency_rounds = 1, double extra_latency = 0, double channel_rate = 0);
   /// (start_flow does this itself on a plane with `spread`.)
   /// Like start_flow, but the bytes are split equally over plane().routes(src, dst), one part
   /// per port of `src` (per rail of a multi-rail Clos); `done` runs when every part arrived.
   void start_spread_flow(EndpointId src, EndpointId dst, double bytes, std::function<void()> done,
-                         double latency_rounds = 1, double extra_latency = 0, bool channel_limited = false);
+                         double latency_rounds = 1, double extra_latency = 0, double channel_rate = 0);
   /// Capacity of an endpoint's own links, out of it and into it (bandwidth x efficiency).
   struct Ports {
     double out_bw = 0, in_bw = 0;
@@ -121,8 +122,9 @@ class NetworkModule : public sc_core::sc_module {
   };
   void start_path_flow(Path path, double bytes, std::function<void()> done,
                        double latency_rounds, double extra_latency, int channel_link);
-  /// capacity_ index of the channel limit of endpoint `src` (after the plane's links).
-  [[nodiscard]] int channel_link(EndpointId src, bool channel_limited) const;
+  /// capacity_ index of the channel limit of endpoint `src` at `rate` (after the plane's
+  /// links, made on first use), or -1 when rate is 0.
+  [[nodiscard]] int channel_link(EndpointId src, double rate);
   void step();
   void step_body();
   void advance(double now);
@@ -132,7 +134,8 @@ class NetworkModule : public sc_core::sc_module {
   void log_rates();
 
   const Plane& plane_;
-  std::vector<double> capacity_;  // the plane's links, then one channel limit per endpoint
+  std::vector<double> capacity_;  // the plane's links, then the channel limits in use
+  std::map<std::pair<int, double>, int> channel_links_;  // (endpoint, rate) -> capacity_ index
   std::deque<Flow> flows_;  // pool (stable under growth); free slots are listed in free_
   std::vector<int> free_;
   std::vector<int> active_;  // ids of active flows

@@ -5,6 +5,7 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/reverse_graph.hpp>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -204,6 +205,18 @@ double Plane::path_latency(const Path& path) const {
   double t = 0;
   for (LinkId l : path) t += link(l).latency;
   return t;
+}
+
+ChannelPlan Plane::channel_plan(double bottleneck) const {
+  if (channel_search) return search_channels(*channel_search, bottleneck);
+  if (channels > 0) return {channels, channel_bandwidth, 0, 0};
+  return {};
+}
+
+double Plane::bottleneck(const Path& path) const {
+  double b = std::numeric_limits<double>::infinity();
+  for (LinkId l : path) b = std::min(b, link(l).bandwidth);
+  return b;
 }
 
 }  // namespace orrery

@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "hw/network/channel_search.h"
 #include "hw/network/protocol.h"
 #include "sim/core/ids.h"
 
@@ -106,6 +107,14 @@ class Plane {
   int channels = 0;
   double channel_bandwidth = 0;
   [[nodiscard]] double channel_rate() const { return channels > 0 ? channels * channel_bandwidth : 0.0; }
+  /// Channels derived per collective from the links its rings cross (NCCL's ring search,
+  /// hw/network/channel_search.h) instead of the declared channels x channel_bandwidth.
+  std::optional<ChannelSearch> channel_search;
+  /// The channels of a collective whose paths' narrowest link has `bottleneck` bytes/s: the
+  /// search's when the plane has one, else the declared ones ({0, 0}: no channel limit).
+  [[nodiscard]] ChannelPlan channel_plan(double bottleneck) const;
+  /// Bandwidth of the narrowest link of a path (bytes/s, before efficiency).
+  [[nodiscard]] double bottleneck(const Path& path) const;
 
   /// Adds a node and returns its index; a switch has no endpoint.
   int add_node(const std::string& node_name, EndpointId endpoint = EndpointId{});

@@ -74,7 +74,7 @@ class CollectiveDriver : public sc_core::sc_module {
       ++result_.flows;
       net_.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, s] {
         if (--pending_ == 0) launch(s + 1);
-      }, rounds, stages_[s].extra_latency, channel_limited_);
+      }, rounds, stages_[s].extra_latency, channel_limited_ ? stages_[s].channel_rate : 0.0);
     }
   }
 

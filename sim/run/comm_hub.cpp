@@ -38,19 +38,23 @@ std::vector<std::vector<double>> traffic_matrix(const CommOp& op, size_t n) {
 }  // namespace
 
 std::string apply_ramp(const Plane& p, std::vector<Stage>& stages) {
-  if (p.protocols.empty()) return "";
+  if (p.protocols.empty() && !p.channel_search && p.channels == 0) return "";
   // The protocol's costs go on each stage's flows as extra latency before their bytes move;
   // their wire bytes and the channel limit make the rest (NetworkModule).
   // The estimate's inputs: per stage k_s, λ_s (its slowest path), W_s (its busiest sender);
-  // R = the slowest sender's min(port capacity, channels x channel_bandwidth).
+  // C channels of b from the narrowest link any sender's path crosses (Plane::channel_plan:
+  // NCCL's ring search on the group's own links, or the declared channels);
+  // R = the slowest sender's min(port capacity, C x b).
   std::vector<RampStage> ramp;
   std::map<int, double> port;  // endpoint -> capacity of its links out
-  double rate = std::numeric_limits<double>::infinity();
+  double bottleneck = std::numeric_limits<double>::infinity();
   for (const auto& st : stages) {
     RampStage r{static_cast<double>(st.rounds), 0, 0};
     std::map<int, double> out;
     for (const auto& f : st.flows) {
-      r.latency = std::max(r.latency, p.path_latency(p.route(EndpointId{f.src}, EndpointId{f.dst})));
+      const Path path = p.route(EndpointId{f.src}, EndpointId{f.dst});
+      r.latency = std::max(r.latency, p.path_latency(path));
+      bottleneck = std::min(bottleneck, p.bottleneck(path));
       out[f.src] += f.bytes;
       if (port.count(f.src)) continue;
       double c = 0;
@@ -58,15 +62,19 @@ std::string apply_ramp(const Plane& p, std::vector<Stage>& stages) {
       for (const auto& l : p.links)
         if (l.from == node) c += l.bandwidth * p.efficiency;
       port[f.src] = c;
-      rate = std::min(rate, p.channel_rate() > 0 ? std::min(c, p.channel_rate()) : c);
     }
     for (const auto& [src, bytes] : out) r.bytes = std::max(r.bytes, bytes);
     ramp.push_back(r);
   }
-  if (!(rate < std::numeric_limits<double>::infinity())) return "";
-  const Protocol& proto = *choose_protocol(p.protocols, ramp, rate, p.channels).protocol;
+  if (port.empty()) return "";
+  const ChannelPlan chan = p.channel_plan(bottleneck);
+  double rate = std::numeric_limits<double>::infinity();
+  for (const auto& [src, c] : port) rate = std::min(rate, chan.rate() > 0 ? std::min(c, chan.rate()) : c);
+  for (auto& st : stages) st.channel_rate = chan.rate();
+  if (p.protocols.empty()) return "";  // the channels alone, no protocol costs
+  const Protocol& proto = *choose_protocol(p.protocols, ramp, rate, chan.channels).protocol;
   // base_p and the pipeline fill once (on the first stage), step_p on every round.
-  const double once = proto.base_latency + collective_fill(proto, ramp, rate, p.channels);
+  const double once = proto.base_latency + collective_fill(proto, ramp, rate, chan.channels);
   bool first = true;
   for (auto& st : stages) {
     if (st.flows.empty()) continue;
@@ -280,7 +288,7 @@ void CommHub::run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>>
     ++flows_;
     net.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, &net, stages, k, pending, done, channel_limited] {
       if (--*pending == 0) run_stages(net, stages, k + 1, done, channel_limited);
-    }, stage.rounds, stage.extra_latency, channel_limited);
+    }, stage.rounds, stage.extra_latency, channel_limited ? stage.channel_rate : 0.0);
   }
 }
 

@@ -138,11 +138,88 @@ TEST_CASE("a_2_gpu_pair_runs_below_the_8_gpu_box_because_of_its_fixed_costs", "[
   CHECK(box == Approx(362.4).epsilon(1e-6));
 }
 
+namespace {
+
+// The H100/H200 planes' ring search (topologies/dgx-h100.yaml), no protocol costs.
+const char* kSearch = "channel_speeds: [60 GB/s, 50 GB/s, 40 GB/s, 30 GB/s, 24 GB/s, 20 GB/s, 15 GB/s, 12 GB/s, "
+                      "11 GB/s, 6 GB/s, 3 GB/s], channel_link_efficiency: 0.824, channel_speed_factor: 1.0066667";
+
+std::string search_system(const std::string& name, int devices, const std::string& layout) {
+  const std::string path = "/tmp/orrery-test-ramp-" + name + ".yaml";
+  std::ofstream(path) << "name: " << name << "\ndevice: h100-sxm\ndevices: " << devices << "\nplanes:\n  net: {"
+                      << layout << ", link_latency: 0 us, efficiency: 0.9, " << kSearch << "}\n";
+  return path;
+}
+
+std::string flat_costs() {
+  std::string flat;
+  for (const char* p : {"ll", "ll128", "simple"})
+    flat += fmt::format(" --set system.planes.nvlink.{0}_base_latency=0us --set system.planes.nvlink.{0}_step_latency=0us"
+                        " --set 'system.planes.nvlink.{0}_slice=0 B'", p);
+  return flat + " --set system.planes.nvlink.link_latency=0us";
+}
+
+}  // namespace
+
+TEST_CASE("each_group_gets_the_channels_of_its_own_links", "[collective][ramp][channels]") {
+  // Without the ramp's fixed costs a 2-rank all_gather's bus bandwidth is its ceiling: the
+  // channels NCCL's ring search builds on the narrowest link the group's rings cross
+  // (hw/network/channel_search.h), times what a channel moves (30 x 1.0066667 = 30.2 GB/s).
+  const double ch = 1.0066667;
+  // On NVSwitch every ring path is a GPU's own 18-link port (credited 370.8 GB/s): 6 rings of
+  // 60 doubled into 12 channels of 30, for 2 GPUs as for 8 (NCCL's search has nothing else to
+  // go on): ratio 1.
+  const double pair = busbw(collective("dgx-h100", "all_gather", "1 GiB", "--set 'workload.collective.group=[0, 1]'" + flat_costs()));
+  const double box = busbw(collective("dgx-h100", "all_gather", "1 GiB", flat_costs()));
+  CHECK(pair == Approx(12 * 30 * ch).epsilon(1e-6));
+  CHECK(box == Approx(12 * 30 * ch).epsilon(1e-6));
+  // Two GPUs bridged by 12 NVLinks (300 GB/s, credited 247.2): 4 rings of 60 doubled into 8
+  // channels of 30: two thirds of the NVSwitch box's ceiling.
+  const std::string bridge = search_system("bridge", 2, "topology: full_mesh, link_bandwidth: 300 GB/s");
+  const double bridged = busbw(collective(bridge, "all_gather", "1 GiB"));
+  CHECK(bridged == Approx(8 * 30 * ch).epsilon(1e-6));
+  CHECK(bridged / box == Approx(2.0 / 3.0).epsilon(1e-6));
+  // Same plane, same group size, different links: two switches of two GPUs (450 GB/s each)
+  // joined by a 100 GB/s trunk (credited 82.4: 2 rings of 40 doubled into 4 channels of 20).
+  // A pair on one switch gets the port's 12 x 30; a pair across the trunk 4 x 20, and so does
+  // the 4-GPU ring, which crosses the trunk too. The trunk (90 GB/s after efficiency) would
+  // allow more: the channels bind.
+  const std::string two = search_system("trunk", 4,
+      "topology: graph, switches: [a, b], link_bandwidth: 450 GB/s, links: [[d0, a], [d1, a], [d2, b], [d3, b], "
+      "{a: a, b: b, bandwidth: 100 GB/s}]");
+  const double near = busbw(collective(two, "all_gather", "1 GiB", "--set 'workload.collective.group=[0, 1]'"));
+  const double far = busbw(collective(two, "all_gather", "1 GiB", "--set 'workload.collective.group=[0, 2]'"));
+  const double all = busbw(collective(two, "all_gather", "1 GiB"));
+  CHECK(near == Approx(12 * 30 * ch).epsilon(1e-6));
+  CHECK(far == Approx(4 * 20 * ch).epsilon(1e-6));
+  CHECK(all == Approx(4 * 20 * ch).epsilon(1e-6));
+  CHECK(far / near == Approx(80.0 / 360.0).epsilon(1e-6));
+}
+
+TEST_CASE("channel_search_keys_that_cannot_work_are_clear_errors", "[collective][ramp][channels]") {
+  CliResult r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set system.planes.nvlink.channels=12 "
+                           "--set 'system.planes.nvlink.channel_bandwidth=30 GB/s'");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("system.planes.nvlink.channel_speeds") && Catch::Contains("not both"));
+  r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set 'system.planes.nvlink.channel_speeds=[30 GB/s, 60 GB/s]'");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("channel_speeds[1]") && Catch::Contains("fastest first"));
+  r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set 'system.planes.nvlink.channel_speeds=[60 us]'");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("channel_speeds[0]"));
+  r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set system.planes.infiniband.channel_link_efficiency=0.8");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("applies only with channel_speeds"));
+  r = run_orrery("run --system dgx-h100 --workload allreduce-1gib --set system.planes.nvlink.channel_link_efficiency=1.2");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("cannot exceed 1"));
+}
+
 TEST_CASE("the_ramp_applies_inside_training_graphs_through_the_comm_hub", "[collective][ramp]") {
   // A data-parallel step on dgx-h100: its gradient all-reduces follow the ramp, so removing the
   // protocols' fixed costs and the channel limit makes the step's communication faster.
   const std::string base = "--system dgx-h100 --workload gpt2-xl-train --set workload.parallel.dp=8";
-  std::string free = " --set system.planes.nvlink.channel_bandwidth=1000GB/s";
+  std::string free = " --set system.planes.nvlink.channel_speed_factor=30";
   for (const char* p : {"ll", "ll128", "simple"})
     free += fmt::format(" --set system.planes.nvlink.{0}_base_latency=0us --set system.planes.nvlink.{0}_step_latency=0us"
                         " --set 'system.planes.nvlink.{0}_slice=0 B'", p);
