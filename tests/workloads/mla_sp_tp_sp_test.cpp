@@ -229,4 +229,11 @@ TEST_CASE("sp_tp_sp_transfers_run_on_the_group_plane", "[mla][sp_tp_sp][cli]") {
     ++transfers;
   }
   CHECK(transfers == 2 * 2);  // two layers
+  // Bytes on the UB plane, by hand: in each of the 4 groups, per layer, every rank sends 3/4 of
+  // the 106,496 B all-gather output (ring) and 3 x 8,192 B of the all-to-all; inside one node a
+  // flow crosses two links (die -> L1 switch -> die). 16 ranks x 2 layers x 2 links.
+  double ub = -1;
+  for (const auto& p : r["planes"])
+    if (p["name"] == "ub") ub = p["bytes"].get<double>();
+  CHECK(ub == Approx(16.0 * 2 * 2 * (0.75 * 106'496 + 3 * 8'192)).epsilon(1e-9));
 }
