@@ -7,6 +7,7 @@
 
 #include "sim/config/errors.h"
 #include "sim/units/quantity.h"
+#include "workloads/blocks/mla_attention.h"
 #include "workloads/builders/transformer.h"
 
 namespace orrery {
@@ -69,8 +70,17 @@ struct StageMemory {
   [[nodiscard]] double stage_layers_count() const { return double(layers.second - layers.first); }
   [[nodiscard]] double params() const {
     if (block) return w.model.block_params() / tp;
-    if (w.model.moe.enabled()) return moe_rank_params() / tp;
-    return w.model.stage_params(layers.second - layers.first, first, last) / tp;
+    const double layout = -attention_split_saving();
+    if (w.model.moe.enabled()) return (moe_rank_params() + layout) / tp;
+    return (w.model.stage_params(layers.second - layers.first, first, last) + layout) / tp;
+  }
+  /// The sp_tp_sp attention layout holds W_UQ and W_UKV 1/g per rank (g: the attention group):
+  ///   saving = stage layers x (q_b + kv_b weights) x (1 - 1/g)
+  [[nodiscard]] double attention_split_saving() const {
+    const ParallelSpec& par = w.parallel;
+    if (par.attention != AttentionLayout::sp_tp_sp) return 0;
+    const double g = double(par.attention_group);
+    return stage_layers_count() * transformer::mla_head_split_weights(w.model) * (1 - 1 / g);
   }
   /// An MoE model's stage on one rank: every dense weight, and of the experts only the slots
   /// this rank holds — all of them without expert parallelism, else
@@ -113,9 +123,9 @@ struct StageMemory {
 void add_weights_and_optimizer(const StageMemory& m, MemoryPlan& plan) {
   const ParallelSpec& par = m.w.parallel;
   const double params = m.params();
+  const bool split = par.tp > 1 || par.pp > 1 || par.attention == AttentionLayout::sp_tp_sp;
   plan.items.push_back({"weights", params * m.wb,
-                        fmt::format("{:.4g} parameters{} x {} B", params,
-                                    par.tp > 1 || par.pp > 1 ? " (this rank's shard)" : "", m.wb)});
+                        fmt::format("{:.4g} parameters{} x {} B", params, split ? " (this rank's shard)" : "", m.wb)});
   if (m.w.mtp_drafts > 0)
     plan.items.push_back({"mtp_weights", m.mtp_rank_params() * m.wb,
                           fmt::format("{} multi-token-prediction module(s) (this rank's experts)", m.w.mtp_drafts)});
@@ -237,6 +247,15 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
       if (w.phase == Phase::decode && w.framework == Framework::eager)
         plan.items.push_back({"kv_concat_copy", 2 * m.B * tokens * kvw * m.ab / m.tp, "torch.cat of one layer's K and V"});
     }
+  }
+  if (w.parallel.attention == AttentionLayout::sp_tp_sp) {
+    // The latents of the attention group's tokens, gathered for stage 2 (alive with its q, k, v).
+    const MlaSpec& mla = w.model.mla;
+    const double g = double(w.parallel.attention_group);
+    const double width = double(mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim);
+    plan.items.push_back({"gathered_latents", g * m.T * width * m.ab,
+                          fmt::format("attention group of {} x {} tokens x (q_lora_rank + kv_lora_rank + "
+                                      "qk_rope_head_dim = {}) x {} B", g, m.T, width, m.ab)});
   }
   const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
   // Largest transients: the q/k/v outputs (3d; Llama: h*hd + 2 kv width) and the MLP's inner

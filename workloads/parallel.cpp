@@ -18,10 +18,40 @@ const ParamTable& parallel_params() {
           {"zero", ParamType::Integer, Dim::Dimensionless, "0", "0: every replica keeps the optimizer state; 1: ZeRO-1 shards it over dp (reduce-scatter gradients, all-gather weights)", {}, false, 0, true},
           {"bucket", ParamType::Quantity, Dim::Bytes, "25 MiB", "data-parallel gradient bucket (PyTorch DDP bucket_cap_mb)"},
           {"ep", ParamType::Integer, Dim::Dimensionless, "1", "expert parallelism: MoE experts spread over groups of ep data-parallel ranks (dp must be a multiple); tokens reach their experts by all-to-all dispatch and combine"},
+          {"attention", ParamType::Enum, Dim::Dimensionless, "dp", "how attention is spread over the data-parallel ranks. dp: every rank runs attention on its own tokens; sp_tp_sp: MLA prefill split (CloudMatrix-Infer) over attention_group ranks: latent down-projections on each rank's tokens, all-gather of the latents, up-projections and attention with the heads split over the group, all-to-all back to each rank's tokens for the output projection", {"dp", "sp_tp_sp"}},
+          {"attention_group", ParamType::Integer, Dim::Dimensionless, "0", "sp_tp_sp: consecutive data-parallel ranks of one attention group (0: all dp ranks); must divide dp and the model's heads", {}, false, 0, true},
           {"simulate", ParamType::Enum, Dim::Dimensionless, "representatives", "representatives: one rank per pipeline stage stands for its identical peers; all: every rank (slow; same answer on symmetric networks)", {"representatives", "all"}},
       }};
   return t;
 }
+
+namespace {
+
+/// `attention` and `attention_group` against the data-parallel ranks (the model's side, heads
+/// and MLA, is checked with the workload: check_parallel in workloads/workload.cpp).
+void read_attention_layout(const Section& s, ParallelSpec& p) {
+  p.attention = s.string("attention") == "sp_tp_sp" ? AttentionLayout::sp_tp_sp : AttentionLayout::dp;
+  const long group = s.integer("attention_group");
+  if (p.attention == AttentionLayout::dp) {
+    if (s.has("attention_group"))
+      s.fail("attention_group", "applies to attention: sp_tp_sp only (attention is dp); remove it or set attention: sp_tp_sp");
+    return;
+  }
+  if (p.tp > 1)
+    s.fail("attention", fmt::format("sp_tp_sp splits the heads over data-parallel ranks; combining it with tp = {} is "
+                                    "not modelled: use tp = 1", p.tp));
+  const long g = group == 0 ? p.dp : group;
+  if (g < 2)
+    s.fail(group == 0 ? "attention" : "attention_group",
+           fmt::format("sp_tp_sp needs an attention group of at least 2 ranks (dp = {}{})", p.dp,
+                       group == 0 ? "; attention_group 0 means all of them" : ""));
+  if (p.dp % g != 0)
+    s.fail("attention_group", fmt::format("attention_group = {} does not divide dp = {}; an attention group is "
+                                          "that many consecutive data-parallel ranks", g, p.dp));
+  p.attention_group = static_cast<int>(g);
+}
+
+}  // namespace
 
 ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int devices) {
   const Section s(node, path, parallel_params());
@@ -61,6 +91,7 @@ ParallelSpec read_parallel(const YAML::Node& node, const std::string& path, int 
     s.fail(dp == 0 ? "tp" : "dp",
            fmt::format("dp x tp x pp = {} x {} x {} = {} but the system has {} devices; they must match",
                        p.dp, p.tp, p.pp, p.ranks(), devices));
+  read_attention_layout(s, p);
   return p;
 }
 
@@ -83,6 +114,11 @@ std::vector<int> group_of(const ParallelSpec& s, CommGroup kind, int rank) {
     case CommGroup::Expert:
       for (int d = c.d - c.d % s.ep; d < c.d - c.d % s.ep + s.ep; ++d) g.push_back(rank_of(s, {c.t, d, c.p}));
       break;
+    case CommGroup::Attention: {
+      const int a = s.attention_group, first = c.d - c.d % a;
+      for (int d = first; d < first + a; ++d) g.push_back(rank_of(s, {c.t, d, c.p}));
+      break;
+    }
     case CommGroup::PipelineNext:
       g = {rank, rank_of(s, {c.t, c.d, (c.p + 1) % s.pp})};
       break;

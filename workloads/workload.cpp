@@ -45,7 +45,7 @@ const ParamTable& workload_params() {
           {"iterations", ParamType::Integer, Dim::Dimensionless, "1", "steps simulated back to back (each ends in a host sync); the report gives the last"},
           {"ops", ParamType::Any, Dim::Dimensionless, "", "microbench: list of single kernels (see `microbench op`)", {}, true},
           {"collective", ParamType::Any, Dim::Dimensionless, "", "collective: {op, bytes, group, algorithm, plane} (see `collective`)", {}, true},
-          {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
+          {"parallel", ParamType::Any, Dim::Dimensionless, "", "train/prefill/decode/block on several devices: {dp, tp, pp, sp, ep, attention, attention_group, microbatches, zero, bucket, simulate} (see `parallel`); default: data parallel over every device", {}, true},
           {"moe", ParamType::Section, Dim::Dimensionless, "", "MoE models: routing and expert placement (see `moe_routing`)", {}, true},
           {"overlap", ParamType::Section, Dim::Dimensionless, "", "prefill/decode: split the cores into an attention and a feed-forward partition whose streams overlap micro-batches (see `overlap`; needs parallel.microbatches >= 2)", {}, true},
           {"mtp", ParamType::Section, Dim::Dimensionless, "", "decode with multi-token prediction (see `mtp`)", {}, true},
@@ -125,6 +125,25 @@ MicroOp read_micro_op(const YAML::Node& node, const std::string& path) {
   return m;
 }
 
+/// The sp_tp_sp attention layout: an MLA model with a query latent (stage 1 gathers latents,
+/// not hidden states), in prefill, with the heads split evenly over the attention group.
+void check_sp_tp_sp(const WorkloadSpec& w, const Section& s) {
+  const ParallelSpec& p = w.parallel;
+  const ModelSpec& m = w.model;
+  if (w.phase != Phase::prefill)
+    s.fail("attention", fmt::format("sp_tp_sp is MLA's prefill layout; phase {} runs attention as dp (or with tp)",
+                                    phase_name(w.phase)));
+  if (!m.mla.enabled())
+    s.fail("attention", fmt::format("sp_tp_sp splits multi-head latent attention; model '{}' has no mla section", m.name));
+  if (m.mla.q_lora_rank == 0)
+    s.fail("attention", fmt::format("sp_tp_sp gathers the query latent; model '{}' has no query compression "
+                                    "(mla.q_lora_rank = 0)", m.name));
+  if (m.heads % p.attention_group != 0)
+    s.fail("attention_group", fmt::format("attention_group = {} does not divide the model's {} attention heads; "
+                                          "stage 2 gives every rank of the group the same number of heads",
+                                          p.attention_group, m.heads));
+}
+
 /// What a parallel layout requires of the model and the batch.
 void check_parallel(const WorkloadSpec& w, const Section& s) {
   const ParallelSpec& p = w.parallel;
@@ -146,6 +165,7 @@ void check_parallel(const WorkloadSpec& w, const Section& s) {
   if (w.batch % p.microbatches != 0)
     s.fail("microbatches", fmt::format("{} micro-batches do not divide the batch of {}", p.microbatches, w.batch));
   if (p.zero == 1 && w.phase != Phase::train) s.fail("zero", "ZeRO shards optimizer state: phase train only");
+  if (p.attention == AttentionLayout::sp_tp_sp) check_sp_tp_sp(w, s);
   if (w.phase == Phase::block && (p.pp > 1 || p.dp > 1))
     s.fail(p.pp > 1 ? "pp" : "dp", "phase block runs one transformer block: only tensor parallelism (tp) applies");
 }

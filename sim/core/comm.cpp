@@ -47,6 +47,7 @@ const char* comm_group_name(CommGroup g) {
     case CommGroup::PipelineNext: return "pp_next";
     case CommGroup::PipelinePrev: return "pp_prev";
     case CommGroup::Expert: return "ep";
+    case CommGroup::Attention: return "attn";
   }
   return "?";
 }
@@ -56,6 +57,7 @@ const char* traffic_class(CommGroup g) {
     case CommGroup::Tensor: return "tensor";
     case CommGroup::Data: return "data";
     case CommGroup::Expert: return "expert";
+    case CommGroup::Attention: return "tensor";
     default: return "pipeline";
   }
 }

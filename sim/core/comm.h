@@ -23,8 +23,10 @@ enum class CommKind {
 
 /// The groups a parallel workload's transfers run over. Tensor: the tp ranks of one (d, p);
 /// data: the dp ranks of one (t, p); expert: ep consecutive data-parallel ranks of one (t, p).
-/// Pipeline peers: the rank of the next or previous stage with the same (t, d).
-enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev, Expert };
+/// Pipeline peers: the rank of the next or previous stage with the same (t, d). Attention: the
+/// attention_group consecutive data-parallel ranks of one (t, p) that split MLA's heads in the
+/// sp_tp_sp prefill layout (its transfers are tensor-parallel traffic).
+enum class CommGroup { Tensor, Data, PipelineNext, PipelinePrev, Expert, Attention };
 [[nodiscard]] const char* comm_group_name(CommGroup g);
 /// The traffic class a group's transfers carry (plane selection): tensor, data, pipeline.
 [[nodiscard]] const char* traffic_class(CommGroup g);

@@ -73,9 +73,10 @@ std::string parallel_text(const LoadedRun& run, const nlohmann::json& rep) {
   const ParallelSpec& par = run.workload.parallel;
   const auto& s = rep["summary"];
   std::string out = fmt::format(
-      "  parallel         dp {} x tp {} x pp {}{}{} = {} devices; global batch {}\n"
+      "  parallel         dp {} x tp {} x pp {}{}{} = {} devices{}; global batch {}\n"
       "  network          {} per step on the slowest rank ({}), {} exposed\n",
       par.dp, par.tp, par.pp, par.sp ? " (sp)" : "", par.zero ? ", ZeRO-1" : "", par.ranks(),
+      par.attention == AttentionLayout::sp_tp_sp ? fmt::format("; MLA split sp_tp_sp in groups of {}", par.attention_group) : "",
       s["global_batch"].get<double>(), format_quantity(s["comm_s"].get<double>(), Dim::Time),
       s["slowest_rank"].get<int>(), format_quantity(s["comm_exposed_s"].get<double>(), Dim::Time));
   for (const auto& pl : rep["planes"])

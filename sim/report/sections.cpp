@@ -196,6 +196,8 @@ nlohmann::json parallel_section(const StepOutcome& st) {
   pj["zero"] = par.zero;
   pj["grad_accum"] = st.run->workload.grad_accum;
   pj["bucket_bytes"] = par.bucket_bytes;
+  if (par.attention == AttentionLayout::sp_tp_sp)
+    pj["attention"] = {{"layout", "sp_tp_sp"}, {"group", par.attention_group}};
   pj["simulated"] = par.all_ranks ? "all" : "representatives";
   pj["ranks_simulated"] = st.ranks.size();
   for (const auto& [kind, plane] : st.sim->plane_of_group)

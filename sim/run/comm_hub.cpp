@@ -230,7 +230,8 @@ std::vector<std::vector<int>> CommHub::replica_groups(CommGroup kind, int rank) 
     for (int t = 0; t < par_.tp; ++t) {
       // One group per tensor group (t = 0) or data group (d = 0); every pipeline pair.
       if ((kind == CommGroup::Tensor && t > 0) || (kind == CommGroup::Data && d > 0) ||
-          (kind == CommGroup::Expert && d % par_.ep != 0))
+          (kind == CommGroup::Expert && d % par_.ep != 0) ||
+          (kind == CommGroup::Attention && d % par_.attention_group != 0))
         continue;
       groups.push_back(group_of(par_, kind, rank_of(par_, {t, d, c.p})));
     }

@@ -18,9 +18,15 @@ struct MlaDims {
   [[nodiscard]] double dqk() const { return dn + dr; }
 };
 
+/// Ranks that split the heads: tp, or the attention group of the sp_tp_sp layout (tp = 1 there).
+double head_ways(const BlockContext& c) {
+  const ParallelSpec& par = c.w.parallel;
+  return par.attention == AttentionLayout::sp_tp_sp ? double(par.attention_group) : c.tp.ways();
+}
+
 MlaDims mla_dims(const BlockContext& c, const Dims& x) {
   const MlaSpec& a = c.m.mla;
-  return {c.tp.shard(x.h), double(a.q_lora_rank), double(a.kv_lora_rank),
+  return {x.h / head_ways(c), double(a.q_lora_rank), double(a.kv_lora_rank),
           double(a.qk_nope_head_dim), double(a.qk_rope_head_dim), double(a.v_head_dim)};
 }
 
@@ -126,7 +132,43 @@ void absorbed_attention(const BlockContext& c, Steps& prog, const std::string& p
   prog.push_back(absorbed_gemm(c, p + ".attn.w_uv", T, m.rkv, m.dv, m.hl));
 }
 
+/// CloudMatrix-Infer's prefill split over an attention group of g ranks, each holding its own
+/// T tokens (B sequences of S); see the header. Stage 1 and 3 are sequence parallel (own
+/// tokens), stage 2 tensor parallel (h/g heads over the group's g*T tokens).
+void sp_tp_sp_attention(const BlockContext& c, Steps& prog, const std::string& p, const Dims& x,
+                        const MlaDims& m, bool first_forward) {
+  const double g = head_ways(c), T = x.T, d = x.d;
+  // Stage 1 (SP): the down-projections and their norms on this rank's tokens.
+  linear(c, prog, p + ".attn.q_a", T, d, m.rq, false, true, first_forward);
+  prog.push_back(mla_rmsnorm(c, p + ".attn.q_norm", T, m.rq));
+  latent_projection(c, prog, p, T, d, m, first_forward);
+  // All-gather of [c_q, c_kv, k_r] (bf16) over the group: output g*T*(r_q + r_kv + d_r)*ab.
+  const double latent = m.rq + m.rkv + m.dr;
+  prog.push_back({make_comm(p + ".attn.latent_all_gather", CommKind::AllGather, g * T * latent * c.ab,
+                            CommGroup::Attention), {}});
+  // Stage 2 (TP): the group's g*B sequences, h/g heads: q_b, then kv_b, RoPE and attention.
+  Dims all = x;
+  all.B = g * x.B;
+  all.T = g * T;
+  linear(c, prog, p + ".attn.q_b", all.T, m.rq, m.hl * m.dqk(), false, false, first_forward);
+  naive_attention(c, prog, p, all, m, first_forward);
+  // All-to-all: each rank holds g*T x h/g x d_v outputs (S = T*h*d_v*ab) and sends every peer
+  // its T tokens' share, S/g; it receives its own tokens for all heads.
+  prog.push_back({make_comm(p + ".attn.heads_all_to_all", CommKind::AllToAll, all.T * m.hl * m.dv * c.ab,
+                            CommGroup::Attention), {}});
+  // Stage 3 (SP): all heads of this rank's tokens through the output projection.
+  prog.push_back(copy(c, p + ".attn.merge_heads", T * x.h * m.dv, 2 * c.ab));
+  linear(c, prog, p + ".attn.o", T, x.h * m.dv, d, false, false, first_forward);
+}
+
 }  // namespace
+
+double mla_head_split_weights(const ModelSpec& m) {
+  const MlaSpec& a = m.mla;
+  const double h = double(m.heads);
+  return double(a.q_lora_rank) * h * double(a.qk_nope_head_dim + a.qk_rope_head_dim) +
+         double(a.kv_lora_rank) * h * double(a.qk_nope_head_dim + a.v_head_dim);
+}
 
 double mla_cache_width(const MlaSpec& a) { return double(a.kv_lora_rank + a.qk_rope_head_dim); }
 
@@ -134,6 +176,8 @@ void mla_attention_block(const BlockContext& c, Steps& prog, const std::string& 
                          const LayerCall& call) {
   const double T = x.T, d = x.d;
   const MlaDims m = mla_dims(c, x);
+  if (c.w.parallel.attention == AttentionLayout::sp_tp_sp && !call.decode)
+    return sp_tp_sp_attention(c, prog, p, x, m, call.first_forward);
   c.tp.enter(prog, p + ".attn", T, d, c.ab);
   query_projection(c, prog, p, T, d, m, call.first_forward);
   latent_projection(c, prog, p, T, d, m, call.first_forward);

@@ -32,6 +32,24 @@
 // column-split by heads, o row-split — while the latent projections q_a and kv_a (and their
 // norms) are replicated on every tp rank, and so is the latent cache (every rank's heads read
 // all of c_kv and k_r).
+//
+// Prefill split SP -> TP -> SP (CloudMatrix-Infer, arXiv 2506.12708, DeepSeek-R1 prefill on
+// CloudMatrix384; `parallel.attention: sp_tp_sp`) over an attention group of g data-parallel
+// ranks, each holding its own T tokens (B sequences of S):
+//   stage 1 (sequence parallel)  c_q = RMSNorm(x W_DQ), [c_kv, k_r] = x W_DKV, c_kv = RMSNorm(c_kv)
+//                                on the rank's own T tokens, every weight in full
+//   all-gather                   [c_q, c_kv, k_r] of the group's g*T tokens:
+//                                output g*T*(r_q + r_kv + d_r) values (bf16), (g-1)/g of it received
+//   stage 2 (tensor parallel)    q_b and kv_b column-split by heads (h/g heads per rank) over all
+//                                g*T tokens; RoPE; causal attention of g*B sequences, h/g heads
+//   all-to-all                   the rank's g*T x (h/g) x d_v outputs, S = T*h*d_v values (bf16):
+//                                S/g to each peer, its own tokens (all heads) back
+//   stage 3 (sequence parallel)  o = o W_O on the rank's T tokens, W_O in full
+// Per rank, the GEMM and attention FLOPs equal the dp layout's (g*T tokens x h/g heads =
+// T x h), and W_UQ and W_UKV are held 1/g per rank. What it adds: the two transfers, and
+// vector work repeated on every rank of the group (RoPE of the shared k_r, the W8A8 quantise of
+// the gathered latents). What it buys: attention work that no longer follows each rank's own
+// prompt lengths (long prompts spread over the group), and 1/g of the up-projection weights.
 #pragma once
 #include <string>
 #include <vector>
@@ -49,6 +67,9 @@ void mla_attention_block(const BlockContext& c, Steps& prog, const std::string& 
 /// (without query compression: o, kv_b, kv_norm, kv_a, q). Their sum is the attention share
 /// of ModelSpec::layer_params.
 [[nodiscard]] std::vector<double> mla_attention_gradients(const ModelSpec& m);
+/// Weights the sp_tp_sp layout splits over its attention group: W_UQ (q_b, r_q x h*(d_n + d_r))
+/// and W_UKV (kv_b, r_kv x h*(d_n + d_v)).
+[[nodiscard]] double mla_head_split_weights(const ModelSpec& m);
 /// Values cached per token per layer: kv_lora_rank + qk_rope_head_dim (576).
 [[nodiscard]] double mla_cache_width(const MlaSpec& a);
 
