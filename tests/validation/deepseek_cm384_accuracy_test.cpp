@@ -23,28 +23,26 @@ TEST_CASE("deepseek_r1_decode_tpot_within_20_percent_of_the_paper", "[accuracy][
   CHECK(tpot < 0.050);                         // the deployment's SLO: TPOT under 50 ms
 }
 
-TEST_CASE("deepseek_r1_prefill_throughput_against_the_balanced_projection", "[accuracy][deepseek]") {
+TEST_CASE("deepseek_r1_prefill_throughput_within_10_percent_of_the_balanced_projection", "[accuracy][deepseek]") {
   // 16 NPUs = 32 dies, EP32, 4,096-token prompts, 16,384 tokens per NPU, perfectly balanced
-  // experts (the preset's balanced routing), MLA split SP -> TP -> SP over the 32 dies as the
-  // paper deploys it: 6,688 tokens/s per NPU published.
+  // experts (the preset's balanced routing): 6,688 tokens/s per NPU published. The preset runs
+  // MLA data parallel (the paper's SP -> TP -> SP group size, latent precision and core split
+  // are not published; see the preset). Nothing is fitted on this figure.
   const std::string preset = "--system cloudmatrix384 --set system.devices=32 --workload deepseek-r1-prefill-cm384";
   const auto r = run_report(preset);
-  REQUIRE(r["parallel"]["attention"]["layout"] == "sp_tp_sp");
-  REQUIRE(r["parallel"]["attention"]["group"] == 32);
   const double per_npu = r["summary"]["tokens_per_s"].get<double>() / 16;
   INFO(per_npu << " tokens/s per NPU vs 6,688");
-  // Today -27%: the preset runs the split without the paper's micro-batch overlap (its core
-  // split is not published), so the latent all-gather (1.07 GB per die per layer) and the
-  // all-to-all are exposed; docs/validation.md. Nothing is fitted on this figure.
-  CHECK(std::abs(per_npu / 6688 - 1) < 0.30);
-  // Data-parallel MLA (the previous preset): the same work, no attention transfers, within 10%.
-  // With every die holding the same prompts the split only adds its transfers and repeated
-  // vector work, so it is slower here; its gain is balance across uneven prompts.
-  const auto dp = run_report(preset + " --set workload.parallel.attention=dp");
-  const double dp_per_npu = dp["summary"]["tokens_per_s"].get<double>() / 16;
-  INFO(dp_per_npu << " tokens/s per NPU with data-parallel MLA");
-  CHECK(std::abs(dp_per_npu / 6688 - 1) < 0.10);
-  CHECK(per_npu < dp_per_npu);
+  CHECK(std::abs(per_npu / 6688 - 1) < 0.10);
+  // The SP -> TP -> SP split over the 32 dies without micro-batch overlap: the same per-die
+  // work plus an exposed latent all-gather (1.07 GB per die per layer) and all-to-all, so it
+  // is slower when every die holds the same prompts (today -27%; a regression guard, 30%).
+  const auto split = run_report(preset + " --set workload.parallel.attention=sp_tp_sp");
+  REQUIRE(split["parallel"]["attention"]["layout"] == "sp_tp_sp");
+  REQUIRE(split["parallel"]["attention"]["group"] == 32);
+  const double split_per_npu = split["summary"]["tokens_per_s"].get<double>() / 16;
+  INFO(split_per_npu << " tokens/s per NPU with the SP -> TP -> SP split");
+  CHECK(split_per_npu < per_npu);
+  CHECK(std::abs(split_per_npu / 6688 - 1) < 0.30);
   // Skewed routing costs throughput (the paper's default balance: 5,655).
   const auto skew = run_report(preset + " --set workload.moe.routing=zipf --set workload.moe.alpha=1");
   CHECK(skew["summary"]["tokens_per_s"].get<double>() / 16 < per_npu);
