@@ -34,7 +34,7 @@ VectorEngineSpec read_vector_engine(const Section& s, const std::string& name) {
   if (rows) {
     for (const char* key : {"row_bandwidth", "row_latency", "row_blocks", "row_storage"})
       if (!s.has(key))
-        s.fail(key, "row_bandwidth, row_latency, row_blocks and row_storage come together (one is given)");
+        s.fail(key, "missing: row_bandwidth, row_latency, row_blocks and row_storage come together, and another of them is given");
     for (const char* key : {"row_bandwidth", "row_latency"}) {
       const auto m = s.quantity_map(key);
       for (RowReduce f : {RowReduce::norm, RowReduce::softmax, RowReduce::select}) {
