@@ -108,10 +108,19 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
     case OpKind::Attention:
       c = attention_cost(dev, op, c);
       break;
-    case OpKind::Vector:
+    case OpKind::Vector: {
       c.engine = EngineKind::Vector;
-      c.compute_s = vector_compute_time(dev.vector_engine(), op.flops, op.dtype);
+      const VectorEngineSpec& v = dev.vector_engine();
+      c.compute_s = vector_compute_time(v, op.flops, op.dtype);
+      // A row reduction is also bound by its blocks' per-row latency and streaming rate
+      // (row_reduction_time): t = overhead + max(compute, t_rows, bytes / bandwidth).
+      if (op.reduce != RowReduce::none && v.models_rows() && op.rows > 0 && op.row_len > 0) {
+        const int units = v.units > 0 ? v.units : dev.matrix_engine().units;
+        c.compute_s = std::max(c.compute_s, row_reduction_time(v, units, op.reduce, op.rows,
+                                                               op.row_len * dtype_bytes(op.dtype), op.bytes));
+      }
       break;
+    }
     case OpKind::Host:
     case OpKind::Comm:
       break;

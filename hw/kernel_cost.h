@@ -13,7 +13,8 @@ enum class EngineKind { Matrix, Vector };
 
 struct KernelCost {
   EngineKind engine = EngineKind::Vector;
-  double compute_s = 0;       // engine time at full rate (roofline compute side)
+  double compute_s = 0;       // engine time at full rate (roofline compute side; a row
+                              // reduction: at least its row time, row_reduction_time)
   double bytes = 0;           // device-memory traffic
   int level = 0;              // index into DeviceSpec::memory of the level serving the bytes
   double bandwidth_cap = 0;   // most bandwidth this op can draw (few blocks -> less)

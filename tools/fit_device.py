@@ -7,6 +7,8 @@ tests/data/h100_microbench.json; the GPT-2 block rows are held out and only repo
 
   python3 tools/fit_device.py            # print the per-category error of the preset as is
   python3 tools/fit_device.py --fit      # coordinate search over the fitted constants
+  python3 tools/fit_device.py --fit-rows --set row_blocks=5.46 ...  # the row-reduction
+                                         # constants alone, on the element-wise rows
 
 The device-side constants of graph replay (graph_launch, pipeline_latency, split_k_fixup,
 decode_*, grouped_efficiency) and the fp8/int8 efficiencies are fitted by tools/fit_h200.py.
@@ -41,10 +43,18 @@ PARAMS = {
     "split_k_max_m": "system.device.engines.tensor.split_k_max_m",
     "launch_library": "system.device.host.launch_library",
     "queue_depth": "system.device.host.queue_depth",
-
+    # row reductions (LayerNorm, softmax rows): fitted alone with --fit-rows
+    "row_bandwidth_norm": "system.device.engines.cuda.row_bandwidth.norm",
+    "row_bandwidth_softmax": "system.device.engines.cuda.row_bandwidth.softmax",
+    "row_latency_norm": "system.device.engines.cuda.row_latency.norm",
+    "row_latency_softmax": "system.device.engines.cuda.row_latency.softmax",
+    "row_blocks": "system.device.engines.cuda.row_blocks",
+    "row_storage": "system.device.engines.cuda.row_storage",
 }
 UNITS = {"launch_latency": "us", "launch_library": "us", "gemm_dispatch": "us", "autograd_node": "us", "attention_dispatch": "us", "launch_eager": "us", "submit_latency": "us", "module_call": "us", "backward_start": "us",
-         "kernel_overhead": "us", "unit_bandwidth": "GB/s"}
+         "kernel_overhead": "us", "unit_bandwidth": "GB/s",
+         "row_bandwidth_norm": "GB/s", "row_bandwidth_softmax": "GB/s", "row_latency_norm": "us",
+         "row_latency_softmax": "us", "row_storage": "KB"}
 
 
 def set_args(overrides):
@@ -111,6 +121,9 @@ def fit_loss(overrides):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--fit-rows", action="store_true",
+                    help="coordinate search over the row-reduction constants (start values via "
+                         "--set) on the element-wise rows alone")
     ap.add_argument("--set", action="append", default=[], help="name=value start point")
     args = ap.parse_args()
     cur = {}
@@ -144,6 +157,24 @@ def main():
                     if loss < best - 1e-4:
                         best, cur = loss, trial
                 print(f"sweep {sweep} {k}: loss {best:.4f} {cur}", flush=True)
+    if args.fit_rows:
+        # The LayerNorm and softmax rows pin the norm/softmax row constants; there are no
+        # argmax rows (select keeps the H200 value).
+        best = mean(micro_errors("elementwise", cur))
+        step = 0.2
+        while step > 0.004:
+            improved = False
+            for k in [k for k in cur if k.startswith("row_")]:
+                for f in (1 - step, 1 + step):
+                    trial = dict(cur, **{k: round(cur[k] * f, 4)})
+                    if k == "row_blocks" and trial[k] < 1:
+                        continue
+                    loss = mean(micro_errors("elementwise", trial))
+                    if loss < best - 1e-5:
+                        best, cur, improved = loss, trial, True
+            if not improved:
+                step /= 2
+            print(f"rows: step {step:.3f} loss {best:.4f} {cur}", flush=True)
     for c in ("gemm", "attention", "elementwise"):
         print(f"{c:12s} mean abs error {100 * mean(micro_errors(c, cur)):5.1f}%")
     errs = block_errors(cur)

@@ -10,6 +10,9 @@ Runs the real simulator (build/orrery) on the workloads tools/microbench_workloa
   python3 tools/fit_h200.py --fit chain,gemm      # coordinate search on those categories'
                                                   # parameters (see FIT), then print the errors
   python3 tools/fit_h200.py --system h100-sxm --only lowp_h100   # the H100 low-precision rows
+  python3 tools/fit_h200.py --fit rows --set row_blocks=4 ...     # the row-reduction constants
+                                                  # (every ROW_PARAMS name needs a start value)
+                                                  # on the element-wise category's rows
 """
 import argparse
 import json
@@ -23,6 +26,7 @@ DATA = ROOT / "tests" / "data"
 REF = json.loads((DATA / "h200_graph_microbench.json").read_text())
 DEV = "system.device."
 TENSOR = DEV + "engines.tensor."
+VECTOR = DEV + "engines.cuda."
 
 # category -> (workload file, measured seconds per row, label per row)
 CATEGORIES = {
@@ -65,10 +69,25 @@ PARAMS = {
     "grouped_efficiency": (TENSOR + "grouped_efficiency", ""),
     "fp8_efficiency": (TENSOR + "efficiency.fp8", ""),
     "int8_efficiency": (TENSOR + "efficiency.int8", ""),
+    # row reductions (vector engine): per kernel family, and the occupancy of a unit
+    "row_bandwidth_norm": (VECTOR + "row_bandwidth.norm", "GB/s"),
+    "row_bandwidth_softmax": (VECTOR + "row_bandwidth.softmax", "GB/s"),
+    "row_bandwidth_select": (VECTOR + "row_bandwidth.select", "GB/s"),
+    "row_latency_norm": (VECTOR + "row_latency.norm", "us"),
+    "row_latency_softmax": (VECTOR + "row_latency.softmax", "us"),
+    "row_latency_select": (VECTOR + "row_latency.select", "us"),
+    "row_blocks": (VECTOR + "row_blocks", ""),
+    "row_storage": (VECTOR + "row_storage", "KB"),
 }
+ROW_PARAMS = ["row_bandwidth_norm", "row_bandwidth_softmax", "row_bandwidth_select",
+              "row_latency_norm", "row_latency_softmax", "row_latency_select", "row_blocks",
+              "row_storage"]
 FIT = {
     "chain": ["kernel_overhead", "l2_efficiency"],
     "elementwise": ["graph_launch"],
+    # the layernorm, softmax and argmax rows of the element-wise category (graph_launch is
+    # fitted on its small point-wise rows first)
+    "rows": ROW_PARAMS,
     "gemm": ["hbm_efficiency", "pipeline_latency", "split_k_fixup", "unaligned_efficiency",
              "max_efficiency"],
     "attention": ["decode_flash_latency", "decode_masked_latency", "decode_flash_bandwidth",
@@ -125,7 +144,8 @@ def main():
         for k in names:
             if k not in cur:
                 raise SystemExit(f"give a start value: --set {k}=...")
-        best = mae(errors(args.system, cat, cur)[0])
+        data = "elementwise" if cat == "rows" else cat  # the fit's rows
+        best = mae(errors(args.system, data, cur)[0])
         step = 0.2
         while step > 0.004:
             improved = False
@@ -135,7 +155,9 @@ def main():
                     if k.endswith("efficiency") or k.endswith("bandwidth") and "unit" not in k:
                         if trial[k] > 1:
                             continue
-                    loss = mae(errors(args.system, cat, trial)[0])
+                    if k == "row_blocks" and trial[k] < 1:
+                        continue
+                    loss = mae(errors(args.system, data, trial)[0])
                     if loss < best - 1e-5:
                         best, cur, improved = loss, trial, True
             if not improved:

@@ -1,5 +1,8 @@
 #include "hw/compute/vector_engine.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "sim/config/errors.h"
 
 namespace orrery {
@@ -13,6 +16,10 @@ const ParamTable& vector_engine_params() {
           {"peak", ParamType::QuantityMap, Dim::Throughput, "", "peak per dtype (an FMA counts 2)", dtype_names()},
           {"units", ParamType::Integer, Dim::Dimensionless, "", "parallel cores (vector cores; default: the matrix engine's units, as a GPU's SMs hold both); used to split the device into core partitions", {}, true},
           {"attention_score_cost", ParamType::Real, Dim::Dimensionless, "16", "vector FLOP-equivalents spent per attention score in fused attention (exp on the special-function unit, max, scale, sum)"},
+          {"row_bandwidth", ParamType::QuantityMap, Dim::Bandwidth, "", "row reductions, per kernel family (norm: LayerNorm/RMSNorm, softmax, select: argmax/top-k): bytes/s one thread block draws while it streams its row (its loads in flight / memory latency); the four row_* keys come together (absent: row reductions cost as streaming kernels)", {"norm", "softmax", "select"}, true},
+          {"row_latency", ParamType::QuantityMap, Dim::Time, "", "row reductions, per kernel family: fixed time per row (the block-wide reduction tree: log2(threads) shuffle and barrier steps, and the dependent pass that follows)", {"norm", "softmax", "select"}, true},
+          {"row_blocks", ParamType::Real, Dim::Dimensionless, "", "row reductions: row blocks one unit holds at once (its thread slots / threads per row block)", {}, true},
+          {"row_storage", ParamType::Quantity, Dim::Bytes, "", "row reductions: on-chip bytes per unit (registers + shared memory) that hold rows in flight; a unit holds at most row_storage / row bytes row blocks", {}, true},
       }};
   return t;
 }
@@ -23,6 +30,25 @@ VectorEngineSpec read_vector_engine(const Section& s, const std::string& name) {
   for (const auto& [k, val] : s.quantity_map("peak")) v.peak[parse_dtype(k)] = val;
   if (!v.peak.count(Dtype::fp32)) s.fail("peak", "the fp32 peak is required");
   v.attention_score_cost = s.real("attention_score_cost");
+  const bool rows = s.has("row_bandwidth") || s.has("row_latency") || s.has("row_blocks") || s.has("row_storage");
+  if (rows) {
+    for (const char* key : {"row_bandwidth", "row_latency", "row_blocks", "row_storage"})
+      if (!s.has(key))
+        s.fail(key, "missing: row_bandwidth, row_latency, row_blocks and row_storage come together, and another of them is given");
+    for (const char* key : {"row_bandwidth", "row_latency"}) {
+      const auto m = s.quantity_map(key);
+      for (RowReduce f : {RowReduce::norm, RowReduce::softmax, RowReduce::select}) {
+        auto it = m.find(row_reduce_name(f));
+        if (it == m.end())
+          s.fail(key, std::string("needs a value for each family: norm, softmax, select (") +
+                          row_reduce_name(f) + " is missing)");
+        (std::string(key) == "row_bandwidth" ? v.row_bandwidth : v.row_latency)[f] = it->second;
+      }
+    }
+    v.row_blocks = s.real("row_blocks");
+    if (v.row_blocks < 1) s.fail("row_blocks", "at least 1");
+    v.row_storage = s.quantity("row_storage");
+  }
   if (s.has("units")) {
     v.units = static_cast<int>(s.integer("units"));
     if (v.units < 1) s.fail("units", "at least 1");
@@ -34,6 +60,16 @@ double vector_compute_time(const VectorEngineSpec& v, double flops, Dtype dt) {
   auto it = v.peak.find(dt);
   if (it == v.peak.end()) it = v.peak.find(Dtype::fp32);
   return flops / it->second;
+}
+
+double row_reduction_time(const VectorEngineSpec& v, int units, RowReduce f, double rows,
+                          double row_bytes, double bytes) {
+  if (!v.models_rows() || f == RowReduce::none || rows <= 0 || row_bytes <= 0 || units < 1)
+    throw std::logic_error("row_reduction_time: no row model or no rows");
+  const double resident = std::clamp(v.row_storage / row_bytes, 1.0, v.row_blocks);
+  const double active = std::min(rows, units * resident);
+  const double t_row = v.row_latency.at(f) + (bytes / rows) / v.row_bandwidth.at(f);
+  return rows / active * t_row;
 }
 
 }  // namespace orrery

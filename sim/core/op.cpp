@@ -16,6 +16,16 @@ const char* op_kind_name(OpKind k) {
   return "?";
 }
 
+const char* row_reduce_name(RowReduce r) {
+  switch (r) {
+    case RowReduce::none: return "none";
+    case RowReduce::norm: return "norm";
+    case RowReduce::softmax: return "softmax";
+    case RowReduce::select: return "select";
+  }
+  return "?";
+}
+
 const char* pass_name(Pass p) {
   switch (p) {
     case Pass::Forward: return "forward";

@@ -19,11 +19,16 @@ enum class OpKind {
   Comm,       // a collective or point-to-point transfer on the network (NCCL-style)
 };
 enum class Pass { Forward, Backward, Optimizer, Other };
+/// A vector op that reduces along each row of a (rows x row_len) tensor, by kernel family:
+/// normalisation (LayerNorm, RMSNorm), softmax, selection (argmax, top-k). Its cost has a
+/// per-row latency and a per-block streaming rate (hw/compute/vector_engine.h).
+enum class RowReduce { none, norm, softmax, select };
 /// Host-only work whose duration comes from the host spec.
 enum class HostWork { None, BackwardStart, AutogradNode, Bookkeeping };
 
 [[nodiscard]] const char* op_kind_name(OpKind k);
 [[nodiscard]] const char* pass_name(Pass p);
+[[nodiscard]] const char* row_reduce_name(RowReduce r);  // none, norm, softmax, select
 
 /// How the host issues ops: eagerly (Python, one launch per kernel) or by replaying a captured
 /// graph (CUDA graphs: kernels only, no framework costs).
@@ -109,6 +114,9 @@ struct Op {
   double flops = 0;      // arithmetic work (matrix FLOPs for Gemm/Attention, vector FLOPs else)
   double bytes = 0;      // bytes read + written in device memory
   double blocks = 0;     // parallel thread blocks (0: enough to fill the device)
+  RowReduce reduce = RowReduce::none;  // kind == Vector: reduces along rows (one block per row)
+  double rows = 0;       // reduce != none: rows reduced (independent outputs)
+  double row_len = 0;    // reduce != none: elements per row
   int kernels = 1;       // kernel launches the host issues for this op
   int modules = 0;       // framework module calls (nn.Module.__call__) the host makes for it
   int nodes = 0;         // autograd nodes the engine runs for it (backward; views count too)

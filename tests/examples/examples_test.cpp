@@ -27,7 +27,10 @@ TEST_CASE("example_decode_is_memory_bound_at_batch_1_and_less_so_at_64", "[examp
   // Batch 1 streams the weights through ~600 small kernels replayed from a graph: the
   // critical path is weight reads and per-kernel fixed device costs (graph gaps, GEMM pipeline
   // fill, split-K fixups, decode attention latency; fitted on graph-replayed H200 rows), not math.
-  CHECK(share(b1, "hbm") + share(b1, "kernel overhead") > 0.9);
+  // The rest is the row reductions' per-row latency on the vector engine (`cuda`): LayerNorm
+  // over one 1,600-wide row and the argmax over the vocabulary run one block per row.
+  CHECK(share(b1, "hbm") + share(b1, "kernel overhead") > 0.8);
+  CHECK(share(b1, "hbm") + share(b1, "kernel overhead") + share(b1, "cuda") > 0.95);
   CHECK(share(b1, "hbm") > share(b1, "tensor"));
   // 64 sequences share each weight read: 64x the tokens for far less than 64x the time.
   const double t1 = b1["summary"]["tpot_s"], t64 = b64["summary"]["tpot_s"];

@@ -27,7 +27,8 @@ void vocab_parallel_collectives(const BlockContext& c, Steps& p, const Dims& x, 
 
 /// cross_entropy = log_softmax (two passes over the row, one write) + nll_loss.
 void cross_entropy(const BlockContext& c, Steps& p, const Dims& x, double rows, double V) {
-  p.push_back({make_vector("loss.log_softmax", "softmax", rows * V, 12, 5, Dtype::fp32),
+  p.push_back({row_reduce(make_vector("loss.log_softmax", "softmax", rows * V, 12, 5, Dtype::fp32),
+                          RowReduce::softmax, rows, V),
                {with_nodes(make_vector("loss.log_softmax.bwd", "softmax_bwd", rows * V, 12, 3,
                                        Dtype::fp32), 1)}});
   p.push_back({make_vector("loss.nll", "loss", rows, 8, 2, Dtype::fp32, 4),

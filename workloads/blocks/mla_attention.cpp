@@ -36,7 +36,8 @@ MlaDims mla_dims(const BlockContext& c, const Dims& x) {
 /// Local to MLA until the Llama-family RMSNorm op lands in ops.cpp (to be unified at merge).
 Step mla_rmsnorm(const BlockContext& c, const std::string& name, double T, double width) {
   const double elems = T * width;
-  Step s{with_modules(make_vector(name, "rmsnorm", elems, 3 * c.ab, 4, c.n.act), 1), {}};
+  Step s{with_modules(row_reduce(make_vector(name, "rmsnorm", elems, 3 * c.ab, 4, c.n.act),
+                                 RowReduce::norm, T, width), 1), {}};
   s.bwd.push_back(with_nodes(make_vector(name + ".bwd", "rmsnorm_bwd", elems, 5 * c.ab, 8, c.n.act, 2), 3));
   return s;
 }

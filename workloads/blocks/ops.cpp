@@ -46,7 +46,9 @@ void linear(const BlockContext& c, Steps& p, const std::string& name, double T, 
 
 Step layernorm(const BlockContext& c, const std::string& name, double T, double d) {
   // Forward reads the row twice (statistics, then normalise) and writes once.
-  Step s{with_modules(make_vector(name, "layernorm", T * d, 3 * c.rb, 8, c.n.residual), 1), {}};
+  // One block per row of d elements (RowReduce::norm).
+  Step s{with_modules(row_reduce(make_vector(name, "layernorm", T * d, 3 * c.rb, 8, c.n.residual),
+                                 RowReduce::norm, T, d), 1), {}};
   // Backward: input gradient (reads dy, x; writes dx) and gamma/beta gradients (2 kernels).
   s.bwd.push_back(with_nodes(
       make_vector(name + ".bwd", "layernorm_bwd", T * d, 5 * c.rb, 12, c.n.residual, 2), 3));

@@ -37,6 +37,13 @@ Op make_vector(const std::string& name, const std::string& category, double elem
   return op;
 }
 
+Op row_reduce(Op op, RowReduce f, double rows, double len) {
+  op.reduce = f;
+  op.rows = rows;
+  op.row_len = len;
+  return op;
+}
+
 Op make_attention(const std::string& name, const AttentionShape& a, Dtype dt) {
   Op op;
   op.name = name;

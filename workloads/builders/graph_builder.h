@@ -17,6 +17,9 @@ namespace orrery {
 [[nodiscard]] Op make_vector(const std::string& name, const std::string& category, double elems,
                              double bytes_per_elem, double flops_per_elem, Dtype dt,
                              int kernels = 1);
+/// `op` marked as one kernel reducing along each of `rows` rows of `len` elements (LayerNorm,
+/// softmax, argmax: kernel family `f`); its cost gains the row model (row_reduction_time).
+[[nodiscard]] Op row_reduce(Op op, RowReduce f, double rows, double len);
 /// Fused (flash) attention, forward or backward (AttentionShape::elements and ::flops).
 ///   bytes forward  = (B*Hq*Sq*(dqk + dv) + B*Hkv*Skv*(dqk + dv)) * dtype (Q, O, K, V; V not
 ///                    again when it is part of K, as MLA's latent cache)

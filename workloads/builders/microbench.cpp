@@ -43,7 +43,8 @@ std::vector<Op> micro_kernels(const MicroOp& m, size_t row) {
     return ops;
   }
   if (m.kind == "layernorm") {
-    Op op = make_vector(name, "layernorm", elems, 3 * b, 8, m.dtype);
+    Op op = row_reduce(make_vector(name, "layernorm", elems, 3 * b, 8, m.dtype), RowReduce::norm,
+                       m.rows, m.cols);
     op.modules = 1;  // nn.LayerNorm module call
     return {op};
   }
@@ -57,9 +58,11 @@ std::vector<Op> micro_kernels(const MicroOp& m, size_t row) {
     return {op};
   }
   // argmax over each row: one read of the input (the int64 result per row is negligible).
-  if (m.kind == "argmax") return {make_vector(name, "argmax", elems, b, 1, m.dtype)};
+  if (m.kind == "argmax")
+    return {row_reduce(make_vector(name, "argmax", elems, b, 1, m.dtype), RowReduce::select, m.rows, m.cols)};
   // softmax over a long row: two passes over the input (max/sum, then normalise), one write.
-  return {make_vector(name, "softmax", elems, 3 * b, 5, m.dtype)};
+  return {row_reduce(make_vector(name, "softmax", elems, 3 * b, 5, m.dtype), RowReduce::softmax,
+                     m.rows, m.cols)};
 }
 
 }  // namespace

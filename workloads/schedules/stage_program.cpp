@@ -35,7 +35,8 @@ void StageProgram::bookkeeping(double batch) {
   g.set_layer(-1);
   const double V = double(w.model.vocab) / ctx.tp.ways();
   const double kv = double(w.seq_len + w.decode_tokens);
-  g.add(make_vector("generate.argmax", "reduce", batch * V, 4, 1, Dtype::fp32));
+  g.add(row_reduce(make_vector("generate.argmax", "reduce", batch * V, 4, 1, Dtype::fp32),
+                   RowReduce::select, batch, V));
   g.add(make_vector("generate.finished_mask", "bookkeeping", batch, 24, 1, Dtype::fp32, 4));
   g.add(make_vector("generate.cat_input_ids", "bookkeeping", batch * kv, 16, 0, Dtype::fp32));
   g.add(make_vector("generate.cat_attention_mask", "bookkeeping", batch * kv, 16, 0, Dtype::fp32, 2));
