@@ -116,8 +116,8 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
       // (row_reduction_time): t = overhead + max(compute, t_rows, bytes / bandwidth).
       if (op.reduce != RowReduce::none && v.models_rows() && op.rows > 0 && op.row_len > 0) {
         const int units = v.units > 0 ? v.units : dev.matrix_engine().units;
-        c.compute_s = std::max(c.compute_s, row_reduction_time(v, units, op.reduce, op.rows,
-                                                               op.row_len * dtype_bytes(op.dtype), op.bytes));
+        c.compute_s = std::max(c.compute_s, row_reduction_time(v, units, op.reduce, op.rows, op.row_len,
+                                                               dtype_bytes(op.dtype), op.bytes));
       }
       break;
     }

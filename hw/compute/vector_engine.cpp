@@ -1,6 +1,7 @@
 #include "hw/compute/vector_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "sim/config/errors.h"
@@ -16,10 +17,10 @@ const ParamTable& vector_engine_params() {
           {"peak", ParamType::QuantityMap, Dim::Throughput, "", "peak per dtype (an FMA counts 2)", dtype_names()},
           {"units", ParamType::Integer, Dim::Dimensionless, "", "parallel cores (vector cores; default: the matrix engine's units, as a GPU's SMs hold both); used to split the device into core partitions", {}, true},
           {"attention_score_cost", ParamType::Real, Dim::Dimensionless, "16", "vector FLOP-equivalents spent per attention score in fused attention (exp on the special-function unit, max, scale, sum)"},
-          {"row_bandwidth", ParamType::QuantityMap, Dim::Bandwidth, "", "row reductions, per kernel family (norm: LayerNorm/RMSNorm, softmax, select: argmax/top-k): bytes/s one thread block draws while it streams its row (its loads in flight / memory latency); the four row_* keys come together (absent: row reductions cost as streaming kernels)", {"norm", "softmax", "select"}, true},
+          {"row_bandwidth", ParamType::QuantityMap, Dim::Bandwidth, "", "row reductions, per kernel family (norm: LayerNorm/RMSNorm, softmax, select: argmax/top-k): bytes/s one warp of a row group draws while it streams its row (its loads in flight / memory latency); a row group of w warps draws w times this (row_mapping: PyTorch's launch rule gives the warps per row); the four row_* keys come together (absent: row reductions cost as streaming kernels)", {"norm", "softmax", "select"}, true},
           {"row_latency", ParamType::QuantityMap, Dim::Time, "", "row reductions, per kernel family: fixed time per row (the block-wide reduction tree: log2(threads) shuffle and barrier steps, and the dependent pass that follows)", {"norm", "softmax", "select"}, true},
-          {"row_blocks", ParamType::Real, Dim::Dimensionless, "", "row reductions: row blocks one unit holds at once (its thread slots / threads per row block)", {}, true},
-          {"row_storage", ParamType::Quantity, Dim::Bytes, "", "row reductions: on-chip bytes per unit (registers + shared memory) that hold rows in flight; a unit holds at most row_storage / row bytes row blocks", {}, true},
+          {"row_blocks", ParamType::Real, Dim::Dimensionless, "", "row reductions: thread blocks of rows one unit holds at once (its block and thread slots); a block holds one row or, for short rows, several (row_mapping)", {}, true},
+          {"row_storage", ParamType::Quantity, Dim::Bytes, "", "row reductions: on-chip bytes per unit (registers + shared memory) that hold rows in flight; a unit holds at most row_storage / (bytes of the rows of one block) blocks", {}, true},
       }};
   return t;
 }
@@ -62,14 +63,72 @@ double vector_compute_time(const VectorEngineSpec& v, double flops, Dtype dt) {
   return flops / it->second;
 }
 
+namespace {
+
+double pow2_floor(double x) {  // the largest power of two <= x (x >= 1)
+  double p = 1;
+  while (p * 2 <= x) p *= 2;
+  return p;
+}
+
+double pow2_ceil(double x) {  // the smallest power of two >= x
+  double p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+}  // namespace
+
+RowMapping row_mapping(RowReduce f, double rows, double row_len, double elem_bytes) {
+  RowMapping m;
+  switch (f) {
+    case RowReduce::norm:
+      m.threads = 128;  // vectorized_layer_norm_kernel: threads(warp, num_threads() / warp), one row
+      return m;
+    case RowReduce::softmax:
+      if (row_len <= 2048 && row_len * elem_bytes <= 8192) {
+        // persistent warp softmax: one warp per row, 128-thread blocks
+        const double p2 = pow2_ceil(row_len);
+        m.threads = std::min(p2, 32.0);
+        m.rows_per_block = 128 / m.threads * (p2 <= 128 ? 2 : 1);
+      } else {
+        m.threads = std::ceil(std::min(row_len, 1024.0) / 32) * 32;  // one block per row
+      }
+      return m;
+    case RowReduce::select: {
+      const double n = row_len > 128 ? std::ceil(row_len / 4) : row_len;
+      const double n2 = pow2_floor(std::min(n, 512.0));
+      double bw = std::min(n2, 32.0);
+      const double bh = std::min(pow2_floor(std::min(std::max(rows, 1.0), 512.0)), 512 / bw);
+      bw = std::min(n2, 512 / bh);
+      const double vpt = std::ceil(n / bw);
+      if (vpt >= std::min(16 * bh, 256.0)) {
+        m.threads = bw * bh;
+        m.blocks_per_row = std::max(1.0, std::ceil(std::ceil(n / (bw * bh)) / 256));
+      } else {
+        m.threads = bw;
+        m.rows_per_block = bh;
+      }
+      return m;
+    }
+    case RowReduce::none:
+      break;
+  }
+  throw std::logic_error("row_mapping: not a row reduction");
+}
+
 double row_reduction_time(const VectorEngineSpec& v, int units, RowReduce f, double rows,
-                          double row_bytes, double bytes) {
-  if (!v.models_rows() || f == RowReduce::none || rows <= 0 || row_bytes <= 0 || units < 1)
+                          double row_len, double elem_bytes, double bytes) {
+  if (!v.models_rows() || f == RowReduce::none || rows <= 0 || row_len <= 0 || elem_bytes <= 0 ||
+      units < 1)
     throw std::logic_error("row_reduction_time: no row model or no rows");
-  const double resident = std::clamp(v.row_storage / row_bytes, 1.0, v.row_blocks);
-  const double active = std::min(rows, units * resident);
-  const double t_row = v.row_latency.at(f) + (bytes / rows) / v.row_bandwidth.at(f);
-  return rows / active * t_row;
+  const RowMapping m = row_mapping(f, rows, row_len, elem_bytes);
+  const double p = m.rows_per_block, s = m.blocks_per_row, warps = m.threads / 32;
+  const double blocks = std::ceil(rows / p) * s;
+  const double resident = std::clamp(v.row_storage / (row_len * elem_bytes * p / s), 1.0, v.row_blocks);
+  const double active = std::min(blocks, units * resident);
+  const double t_block = v.row_latency.at(f) + (bytes / rows / s) / (warps * v.row_bandwidth.at(f));
+  return blocks / active * t_block;
 }
 
 }  // namespace orrery

@@ -114,7 +114,7 @@ struct Op {
   double flops = 0;      // arithmetic work (matrix FLOPs for Gemm/Attention, vector FLOPs else)
   double bytes = 0;      // bytes read + written in device memory
   double blocks = 0;     // parallel thread blocks (0: enough to fill the device)
-  RowReduce reduce = RowReduce::none;  // kind == Vector: reduces along rows (one block per row)
+  RowReduce reduce = RowReduce::none;  // kind == Vector: reduces along rows (row_mapping: the thread group per row)
   double rows = 0;       // reduce != none: rows reduced (independent outputs)
   double row_len = 0;    // reduce != none: elements per row
   int kernels = 1;       // kernel launches the host issues for this op
