@@ -214,7 +214,8 @@ int resolve_endpoint(const LoadedRun& run, const std::string& key, const std::st
   const SystemShape& sh = run.shape;
   int e = -1;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    e = std::stoi(text);
+    // At most 9 digits fit an int; a longer index is out of range like any other unknown one.
+    e = text.size() <= 9 ? std::stoi(text) : -1;
     if (e >= sh.devices) e = -1;
   } else {
     e = sh.find(text);
@@ -233,6 +234,10 @@ RunOutput execute_point_to_point(const LoadedRun& run, const RunOptions& options
   const int src = resolve_endpoint(run, "src", c.src);
   const int dst = resolve_endpoint(run, "dst", c.dst);
   const SystemShape& sh = run.shape;
+  // The same endpoint under two spellings ("0" and "n0.d0"): no path, no transfer to time.
+  if (src == dst)
+    throw ConfigError(fmt::format("workload.collective.dst: '{}' is the same endpoint as src '{}' ({}); a "
+                                  "transfer needs two different endpoints", c.dst, c.src, sh.name(src)));
   // The named plane, or the first that connects src to dst.
   const Plane* plane = nullptr;
   std::string names;
