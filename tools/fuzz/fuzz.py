@@ -209,8 +209,20 @@ class Batch:
     JSON line in and a JSON line out, and runs in a child forked from it, which skips the
     ~20 ms process start-up of `orrery run` (mostly SystemC's static initialisation)."""
 
+    all = []  # every batch process started, closed at the end of the campaign
+
     def __init__(self, binary, timeout):
         self.binary, self.timeout, self.proc = binary, timeout, None
+        Batch.all.append(self)
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # end of input: the batch process exits when its run is done
+            try:
+                self.proc.wait(timeout=self.timeout + 10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
     def run(self, cmd):
         line = json.dumps(cmd[1:], ensure_ascii=False).encode("utf-8") + b"\n"  # UnicodeEncodeError: not representable
@@ -349,6 +361,8 @@ def main():
                     runs = passed + failed
                     print(f"progress: {runs} runs, {failed} failed, {runs / (time.monotonic() - started):.1f} runs/s", flush=True)
                     next_progress = time.monotonic() + 60
+    for b in Batch.all:
+        b.close()
     if failed or a.keep:
         os.rename(workdir, os.path.join(a.out, "failures-" + os.path.basename(workdir)))
         print(("inputs: " if a.keep else "reproducers: ") + os.path.join(a.out, "failures-" + os.path.basename(workdir)))
