@@ -24,7 +24,8 @@ ChannelPlan search_channels(const ChannelSearch& search, double link_bandwidth) 
   for (; i < search.speeds.size(); ++i) {
     const double s = search.speeds[i];
     // n(s) = min(floor(B / s), max_rings); kept if n·s beats the best so far.
-    const int n = std::min(kMaxRings, static_cast<int>(std::floor(b / s + 1e-9)));
+    // Capped before the conversion: B / s can exceed any int (10 PB/s over a 1 kB/s speed).
+    const int n = static_cast<int>(std::min<double>(kMaxRings, std::floor(b / s + 1e-9)));
     if (n > 0 && n * s > plan.rings * plan.ring_speed) {
       plan.rings = n;
       plan.ring_speed = s;

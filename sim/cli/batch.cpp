@@ -82,14 +82,23 @@ Running start(long line, const std::vector<std::string>& args, const BatchRunner
   r.line = line;
   r.out = std::tmpfile();
   r.err = std::tmpfile();
-  if (!r.out || !r.err) throw std::runtime_error("batch: cannot create a temporary file");
+  if (!r.out || !r.err) {
+    if (r.out) std::fclose(r.out);
+    if (r.err) std::fclose(r.err);
+    throw std::runtime_error("cannot create a temporary file for the run's output");
+  }
   out.flush();  // nothing buffered may be written twice by the child
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
   r.start = Clock::now();
   r.pid = fork();
-  if (r.pid < 0) throw std::runtime_error(fmt::format("batch: fork failed: {}", std::strerror(errno)));
+  if (r.pid < 0) {
+    const int error = errno;
+    std::fclose(r.out);
+    std::fclose(r.err);
+    throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(error)));
+  }
   if (r.pid == 0) {
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     dup2(fileno(r.out), STDOUT_FILENO);
@@ -182,8 +191,17 @@ int run_batch(const BatchOptions& options, const BatchRunner& runner, std::istre
         flush_in_order();
         continue;
       }
-      Running r = start(line, args, runner, out, old_mask);
-      running[r.pid] = r;
+      try {
+        Running r = start(line, args, runner, out, old_mask);
+        running[r.pid] = r;
+      } catch (const std::runtime_error& e) {  // no temporary file or no process: this run fails, the batch goes on
+        Result failed;
+        failed.line = line;
+        failed.exit = 1;
+        failed.err = fmt::format("internal error: batch line {}: {}\n", line, e.what());
+        done[line] = failed;
+        flush_in_order();
+      }
     }
     if (running.empty()) continue;
 
@@ -191,6 +209,7 @@ int run_batch(const BatchOptions& options, const BatchRunner& runner, std::istre
     double wait_s = 0.05;
     if (options.timeout_s > 0) {
       for (const auto& [pid, r] : running) {
+        if (r.killed) continue;  // already sent SIGKILL: waiting for it must not spin
         const double left = options.timeout_s - std::chrono::duration<double>(Clock::now() - r.start).count();
         wait_s = std::min(wait_s, std::max(left, 0.0));
       }

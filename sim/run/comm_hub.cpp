@@ -408,6 +408,7 @@ void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
       if (out[e] > 0) T = std::max(T, out[e] / ports.out_bw + lat_out[e]);
       if (in[e] > 0) T = std::max(T, in[e] / ports.in_bw + lat_in[e]);
       net.charge_ports(EndpointId{group[e]}, out[e], in[e]);
+      net.log_port_transfer(EndpointId{group[e]}, out[e], in[e], lat_in[e]);
     }
     ++aggregated_;
     aggregate_until_[&net] = now + T;

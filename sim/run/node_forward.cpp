@@ -58,11 +58,13 @@ NodeForwardTraffic node_forward_traffic(const CommOp& op, const std::vector<int>
   const double b = op.bytes, B = op.bytes / r.assignments;
   NodeForwardTraffic t{std::vector<std::vector<double>>(n, std::vector<double>(n, 0.0)),
                        std::vector<std::vector<double>>(n, std::vector<double>(n, 0.0))};
+  std::map<int, double> touch;  // chance a token reaches node v: depends on v only
+  for (int v : order) touch[v] = node_touch_probability(node_share[v], int(order.size()), r);
   for (size_t i = 0; i < n; ++i)
     for (int v : order) {
       // The member that receives i's tokens in node v: i itself in its own node.
       const size_t f = v == node[i] ? i : members[v][local[i]];
-      if (f != i) t.scale_out[i][f] += B * node_touch_probability(node_share[v], int(order.size()), r);
+      if (f != i) t.scale_out[i][f] += B * touch[v];
       for (size_t m : members[v])
         if (m != f) t.scale_up[f][m] += b * share[m];
     }
