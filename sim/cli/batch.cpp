@@ -143,6 +143,47 @@ void write_result(std::ostream& out, const Result& r) {
   out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n" << std::flush;
 }
 
+/// A line that never ran: its exit code and message.
+Result line_failure(long line, int exit, const std::string& message) {
+  Result r;
+  r.line = line;
+  r.exit = exit;
+  r.err = message;
+  return r;
+}
+
+double elapsed_s(const Running& r) { return std::chrono::duration<double>(Clock::now() - r.start).count(); }
+
+/// How long to wait for a child: until the nearest deadline of a run not yet killed, at most 50 ms.
+double seconds_to_wait(const std::map<pid_t, Running>& running, double timeout_s) {
+  double wait_s = 0.05;
+  if (timeout_s > 0)
+    for (const auto& [pid, r] : running)
+      if (!r.killed) wait_s = std::min(wait_s, std::max(timeout_s - elapsed_s(r), 0.0));  // killed: must not spin
+  return wait_s;
+}
+
+/// Collects every child that has ended into `done`.
+void reap(std::map<pid_t, Running>& running, std::map<long, Result>& done) {
+  int status = 0;
+  for (pid_t pid; !running.empty() && (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    done[it->second.line] = finish(it->second, status);
+    running.erase(it);
+  }
+}
+
+/// Sends SIGKILL to every run past its deadline (once).
+void kill_overdue(std::map<pid_t, Running>& running, double timeout_s) {
+  if (timeout_s <= 0) return;
+  for (auto& [pid, r] : running)
+    if (!r.killed && elapsed_s(r) >= timeout_s) {
+      kill(pid, SIGKILL);
+      r.killed = true;
+    }
+}
+
 }  // namespace
 
 int run_batch(const BatchOptions& options, const BatchRunner& runner, std::istream& in, std::ostream& out) {
@@ -183,11 +224,7 @@ int run_batch(const BatchOptions& options, const BatchRunner& runner, std::istre
       std::string error;
       const std::vector<std::string> args = parse_line(text, error);
       if (!error.empty()) {
-        Result r;
-        r.line = line;
-        r.exit = 2;
-        r.err = fmt::format("error: batch line {}: {}\n", line, error);
-        done[line] = r;
+        done[line] = line_failure(line, 2, fmt::format("error: batch line {}: {}\n", line, error));
         flush_in_order();
         continue;
       }
@@ -195,43 +232,18 @@ int run_batch(const BatchOptions& options, const BatchRunner& runner, std::istre
         Running r = start(line, args, runner, out, old_mask);
         running[r.pid] = r;
       } catch (const std::runtime_error& e) {  // no temporary file or no process: this run fails, the batch goes on
-        Result failed;
-        failed.line = line;
-        failed.exit = 1;
-        failed.err = fmt::format("internal error: batch line {}: {}\n", line, e.what());
-        done[line] = failed;
+        done[line] = line_failure(line, 1, fmt::format("internal error: batch line {}: {}\n", line, e.what()));
         flush_in_order();
       }
     }
     if (running.empty()) continue;
 
-    // Wait for a child to end, at most until the nearest deadline (or 50 ms).
-    double wait_s = 0.05;
-    if (options.timeout_s > 0) {
-      for (const auto& [pid, r] : running) {
-        if (r.killed) continue;  // already sent SIGKILL: waiting for it must not spin
-        const double left = options.timeout_s - std::chrono::duration<double>(Clock::now() - r.start).count();
-        wait_s = std::min(wait_s, std::max(left, 0.0));
-      }
-    }
+    // Wait for a child to end or the nearest deadline, then collect and enforce deadlines.
+    const double wait_s = seconds_to_wait(running, options.timeout_s);
     timespec ts{static_cast<time_t>(wait_s), static_cast<long>((wait_s - static_cast<time_t>(wait_s)) * 1e9)};
     sigtimedwait(&child_mask, nullptr, &ts);
-
-    int status = 0;
-    for (pid_t pid; !running.empty() && (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
-      const auto it = running.find(pid);
-      if (it == running.end()) continue;
-      done[it->second.line] = finish(it->second, status);
-      running.erase(it);
-    }
-    if (options.timeout_s > 0) {
-      for (auto& [pid, r] : running) {
-        if (!r.killed && std::chrono::duration<double>(Clock::now() - r.start).count() >= options.timeout_s) {
-          kill(pid, SIGKILL);
-          r.killed = true;
-        }
-      }
-    }
+    reap(running, done);
+    kill_overdue(running, options.timeout_s);
     flush_in_order();
   }
   flush_in_order();

@@ -8,23 +8,13 @@
 #include <vector>
 
 #include "hw/network/network_module.h"
+#include "tests/support/star_plane.h"
 #include "hw/network/rate_log.h"
 
 using namespace orrery;
+using orrery::test::star;
 
 namespace {
-
-/// `n` devices, each with one link of `bandwidth` to one switch, latency `latency` per hop.
-Plane star(int n, double bandwidth, double latency) {
-  Plane p;
-  p.name = "star";
-  p.topology = "switch";
-  p.shape = SystemShape{n, n, 0};
-  const int sw = p.add_node("switch");
-  for (int i = 0; i < n; ++i) p.connect(p.add_node("d" + std::to_string(i), EndpointId{i}), sw, bandwidth, latency);
-  p.finalize(YAML::Node(), "test");
-  return p;
-}
 
 struct Transfer {
   int src, dst;
