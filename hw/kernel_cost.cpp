@@ -71,7 +71,9 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
 /// GEMM: stream-K compute time (gemm_compute_time); each kernel also fills its load pipeline
 /// and drains its epilogue (pipeline_latency); a GEMM with few output tiles splits K and
 /// reduces the partial tiles one after another (gemm_k_splits); a grouped GEMM reaches a
-/// grouped_efficiency fraction of the serving memory's sustained bandwidth:
+/// grouped_efficiency fraction of the serving memory's sustained bandwidth (its compute is the
+/// grouped kernel's persistent waves when the device declares that kernel, and its kernels
+/// include the kernel's setup launches: gemm_kernels):
 ///   t = kernels * (kernel_overhead + latency) + pipeline_latency + (split - 1) * split_k_fixup
 ///       + max(compute, bytes / (sustained * (grouped ? grouped_efficiency : 1)))
 /// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles.

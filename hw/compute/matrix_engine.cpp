@@ -27,7 +27,12 @@ const ParamTable& matrix_engine_params() {
           {"split_k_max_m", ParamType::Integer, Dim::Dimensionless, "0", "GEMMs with M at or below this run as split-K plus a separate reduction kernel (one more launch); 0: never", {}, false, 0, true},
           {"pipeline_latency", ParamType::Quantity, Dim::Time, "0 s", "device time per GEMM kernel to fill its load pipeline and drain its epilogue (fitted on small GEMMs replayed from a graph)", {}, false, 0, true},
           {"split_k_fixup", ParamType::Quantity, Dim::Time, "0 s", "device time per extra K split of a GEMM with too few output tiles to fill the units: its partial tiles are reduced one after another (stream-K fixup)", {}, false, 0, true},
-          {"grouped_efficiency", ParamType::Real, Dim::Dimensionless, "1", "fraction of memory bandwidth and of peak a grouped GEMM kernel (one kernel over all experts, torch._grouped_mm) reaches"},
+          {"grouped_efficiency", ParamType::Real, Dim::Dimensionless, "1", "fraction of the memory's sustained bandwidth a grouped GEMM kernel (one kernel over all experts, torch._grouped_mm) reaches"},
+          {"grouped_small_tile", ParamType::Any, Dim::Dimensionless, "", "grouped GEMM kernel: output tile [m, n] of a small group (PyTorch on Hopper: [64, 128], ping-pong); with grouped_large_tile, grouped GEMMs run persistent waves of one tile, no split-K", {}, true},
+          {"grouped_large_tile", ParamType::Any, Dim::Dimensionless, "", "grouped GEMM kernel: output tile [m, n] of a group that is not small (PyTorch on Hopper: [128, 256], cooperative); absent: grouped GEMMs are costed like dense ones", {}, true},
+          {"grouped_small_max", ParamType::Integer, Dim::Dimensionless, "0", "a group is small when its rows (tokens per expert) or its N are at most this (PyTorch: 128); 0: no group is small", {}, false, 0, true},
+          {"grouped_small_slots", ParamType::Integer, Dim::Dimensionless, "1", "tiles one unit works on at once with the small tile (ping-pong: 2 consumer warp groups)"},
+          {"grouped_setup_kernels", ParamType::Integer, Dim::Dimensionless, "0", "kernels a grouped GEMM launches before the GEMM itself (PyTorch: 1, which writes the per-group pointers and shapes)", {}, false, 0, true},
           {"decode_flash_latency", ParamType::Quantity, Dim::Time, "0 s", "fixed device time of a decode attention call (<= 16 queries) with the flash kernel (split-KV: partial and combine passes), beyond one kernel's overhead", {}, false, 0, true},
           {"decode_flash_bandwidth", ParamType::Real, Dim::Dimensionless, "1", "fraction of the memory's sustained bandwidth the flash kernel reaches streaming a KV cache"},
           {"decode_masked_latency", ParamType::Quantity, Dim::Time, "0 s", "same, for the memory-efficient kernel SDPA runs when an explicit attn_mask is given (e.g. a static KV cache)", {}, false, 0, true},
@@ -36,6 +41,41 @@ const ParamTable& matrix_engine_params() {
       }};
   return t;
 }
+
+namespace {
+
+/// A tile [m, n] of positive integers under `key`, or (0, 0) when the key is absent.
+std::pair<int, int> read_tile(const Section& s, const char* key) {
+  YAML::Node t = s.node(key);
+  if (!t) return {0, 0};
+  const char* what = "expected a tile [m, n] of two positive integers";
+  if (!t.IsSequence() || t.size() != 2 || !t[0].IsScalar() || !t[1].IsScalar()) s.fail(key, what);
+  long m = 0, n = 0;
+  try {
+    m = t[0].as<long>();
+    n = t[1].as<long>();
+  } catch (const YAML::Exception&) {
+    s.fail(key, what);
+  }
+  if (m <= 0 || n <= 0 || m > 65536 || n > 65536) s.fail(key, what + std::string(" (at most 65536)"));
+  return {static_cast<int>(m), static_cast<int>(n)};
+}
+
+void read_grouped_kernel(const Section& s, GroupedKernelSpec& g) {
+  g.small_tile = read_tile(s, "grouped_small_tile");
+  g.large_tile = read_tile(s, "grouped_large_tile");
+  g.small_max = static_cast<int>(s.integer("grouped_small_max"));
+  g.small_slots = static_cast<int>(s.integer("grouped_small_slots"));
+  g.setup_kernels = static_cast<int>(s.integer("grouped_setup_kernels"));
+  if (g.small_slots < 1 || g.small_slots > 64) s.fail("grouped_small_slots", "expected 1 to 64 tiles per unit");
+  if (g.setup_kernels > 16) s.fail("grouped_setup_kernels", "expected at most 16 kernels");
+  if (g.small_tile.first > 0 && !g.declared())
+    s.fail("grouped_small_tile", "needs grouped_large_tile too (the tile of the groups that are not small)");
+  if (g.small_max > 0 && g.small_tile.first == 0)
+    s.fail("grouped_small_max", "needs grouped_small_tile (the tile a small group runs)");
+}
+
+}  // namespace
 
 MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   MatrixEngineSpec e;
@@ -59,6 +99,7 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   e.pipeline_latency = s.quantity("pipeline_latency");
   e.split_k_fixup = s.quantity("split_k_fixup");
   e.grouped_efficiency = s.real("grouped_efficiency");
+  read_grouped_kernel(s, e.grouped);
   e.decode.flash_latency = s.quantity("decode_flash_latency");
   e.decode.flash_bandwidth = s.real("decode_flash_bandwidth");
   e.decode.masked_latency = s.quantity("decode_masked_latency");
@@ -87,6 +128,7 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
 }
 
 double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g) {
+  if (g.grouped && e.grouped.declared()) return 1;  // the grouped kernel never splits K
   auto skinny = e.tiles.front();
   for (const auto& t : e.tiles)
     if (t.first < skinny.first || (t.first == skinny.first && t.second < skinny.second)) skinny = t;
@@ -96,8 +138,24 @@ double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g) {
 }
 
 int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g) {
+  if (g.grouped && e.grouped.declared()) return 1 + e.grouped.setup_kernels;
   return g.m <= e.split_k_max_m ? 2 : 1;
 }
+
+namespace {
+
+/// The grouped kernel's tile and tiles per unit for this shape (GroupedKernelSpec).
+struct GroupedLayout {
+  int tm, tn, slots;
+};
+
+GroupedLayout grouped_layout(const GroupedKernelSpec& k, const GemmShape& g) {
+  const bool small = k.small_max > 0 && (g.m <= k.small_max || g.n <= k.small_max);
+  if (small) return {k.small_tile.first, k.small_tile.second, k.small_slots};
+  return {k.large_tile.first, k.large_tile.second, 1};
+}
+
+}  // namespace
 
 double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt) {
   const auto it = e.peak.find(dt);
@@ -108,7 +166,13 @@ double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt
   const auto override_eff = e.efficiency.find(dt);
   double eff = override_eff != e.efficiency.end() ? override_eff->second : e.max_efficiency;
   if (!g.aligned(e.alignment_elements)) eff *= e.unaligned_efficiency;
-  if (g.grouped) eff *= e.grouped_efficiency;
+  if (g.grouped && e.grouped.declared()) {
+    // Persistent waves of one tile, `slots` tiles per unit (GroupedKernelSpec).
+    const auto [tm, tn, slots] = grouped_layout(e.grouped, g);
+    const double tiles = g.batch * std::ceil(g.m / tm) * std::ceil(g.n / tn);
+    const double waves = std::ceil(tiles / (static_cast<double>(e.units) * slots));
+    return waves * slots * 2.0 * tm * tn * g.k / (per_unit * eff);
+  }
   double best = std::numeric_limits<double>::infinity();
   if (e.stream_k) {
     for (const auto& [tm, tn] : e.tiles) {

@@ -22,6 +22,24 @@ struct DecodeAttentionSpec {
   static constexpr double kMaxQueries = 16;
 };
 
+/// How a grouped GEMM kernel (one launch over all experts, each with its own weight) lays out
+/// its work, when the device declares it: a persistent kernel with no split-K and no stream-K,
+/// whose tile depends on the size of a group. PyTorch's torch._grouped_mm on Hopper
+/// (aten/src/ATen/native/cuda/GroupMM.cu, CUTLASS ptr-array grouped GEMM): a group is "small"
+/// when its rows (tokens per expert) or its N are at most 128, and runs the ping-pong kernel
+/// with a 64x128 tile (two consumer warp groups per SM, each on its own tile); otherwise the
+/// cooperative kernel with a 128x256 tile; a one-block kernel first writes the per-group
+/// pointers and shapes (prepare_grouped_gemm_data). Empty large_tile: grouped GEMMs are costed
+/// as dense ones (the scheduler and tiles above).
+struct GroupedKernelSpec {
+  std::pair<int, int> small_tile{0, 0};  // (m, n) tile of a small group
+  std::pair<int, int> large_tile{0, 0};  // (m, n) tile otherwise
+  int small_max = 0;                     // a group is small when rows <= small_max or N <= small_max
+  int small_slots = 1;                   // tiles a unit holds at once with the small tile
+  int setup_kernels = 0;                 // kernels launched before the GEMM (pointer/shape setup)
+  [[nodiscard]] bool declared() const { return large_tile.first > 0; }
+};
+
 /// Runtime spec of a matrix engine, validated, in SI units.
 struct MatrixEngineSpec {
   std::string name;
@@ -38,7 +56,8 @@ struct MatrixEngineSpec {
   int split_k_max_m = 0;              // M at or below which the GEMM runs split-K + a reduction kernel
   double pipeline_latency = 0;        // s per GEMM kernel: load-pipeline fill + epilogue drain
   double split_k_fixup = 0;           // s per extra K split: one partial tile reduced in turn
-  double grouped_efficiency = 1;      // grouped GEMM kernel: fraction of bandwidth and peak reached
+  double grouped_efficiency = 1;      // grouped GEMM kernel: fraction of memory bandwidth reached
+  GroupedKernelSpec grouped;          // the grouped GEMM kernel's launch rule (tiles, slots)
   DecodeAttentionSpec decode;         // fused attention with few queries (decode)
 };
 
@@ -67,8 +86,13 @@ struct MatrixEngineSpec {
 ///                2 * tm * tn * min_split_k / (peak/units * eff))
 /// (Osama et al., "Stream-K: Work-centric Parallel Decomposition for Dense GEMM", PPoPP 2023).
 /// eff = max_efficiency or the dtype's override (* unaligned_efficiency when a row stride is
-/// not a multiple of alignment, * grouped_efficiency for a grouped GEMM), minimised over the
-/// tile shapes offered (as cuBLAS's heuristics choose).
+/// not a multiple of alignment), minimised over the tile shapes offered (as cuBLAS's
+/// heuristics choose).
+/// A grouped GEMM on a device that declares its kernel (GroupedKernelSpec) runs persistent
+/// waves of its one tile (tm, tn), `slots` tiles per unit at a time, each at 1/slots of the
+/// unit's rate:
+///   tiles = batch * ceil(M/tm) * ceil(N/tn);  waves = ceil(tiles / (units * slots))
+///   t     = waves * slots * 2 * tm * tn * K / (peak/units * eff)
 /// Source: the wave-quantisation model of NVIDIA's "Matrix Multiplication Background User's
 /// Guide" (Deep Learning Performance docs), with split-K as in CUTLASS.
 [[nodiscard]] double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt);

@@ -107,3 +107,33 @@ TEST_CASE("attention_backward_costs_two_and_a_half_forwards", "[cost]") {
   const double bwd = kernel_cost(d, make_attention("b", a, Dtype::bf16)).compute_s;
   CHECK(bwd == Approx(2.5 * fwd));
 }
+
+TEST_CASE("grouped_gemm_runs_persistent_waves_of_its_tile_by_group_size", "[cost]") {
+  const DeviceSpec d = h100();
+  const MatrixEngineSpec& m = d.matrix_engine();
+  REQUIRE(m.grouped.declared());
+  const double tile_rate = 989e12 / 132 * m.max_efficiency;  // one SM at full rate
+  auto grouped = [](double experts, double rows, double n, double k) {
+    Op op = make_gemm("g", rows, n, k, Dtype::bf16, experts);
+    op.gemm.grouped = true;
+    return op;
+  };
+  // 8 experts of 32 rows (small: ping-pong 64x128 tiles, two per SM): 8 x 1 x 32 = 256 tiles
+  // fill 132 x 2 slots in one wave; each tile alone would run at half the SM's rate.
+  const double small = kernel_cost(d, grouped(8, 32, 4096, 7168)).compute_s;
+  CHECK(small == Approx(2 * (2.0 * 64 * 128 * 7168) / tile_rate).epsilon(1e-9));
+  // 8 experts of 512 rows (large: cooperative 128x256 tiles): 8 x 4 x 16 = 512 tiles, 4 waves.
+  const double large = kernel_cost(d, grouped(8, 512, 4096, 7168)).compute_s;
+  CHECK(large == Approx(4 * (2.0 * 128 * 256 * 7168) / tile_rate).epsilon(1e-9));
+  // No split-K, however few the tiles: one expert of 512 rows and N = 768 is 4 x 3 = 12 tiles,
+  // one wave, each tile over the whole K; the dense GEMM splits K over the idle SMs.
+  const KernelCost few = kernel_cost(d, grouped(1, 512, 768, 3072));
+  CHECK(few.compute_s == Approx((2.0 * 128 * 256 * 3072) / tile_rate).epsilon(1e-9));
+  CHECK(kernel_cost(d, make_gemm("dense", 512, 768, 3072, Dtype::bf16)).compute_s < few.compute_s / 4);
+  // The setup kernel before the GEMM: two launches, however small M is (no split-K kernel).
+  CHECK(few.kernels == 1 + m.grouped.setup_kernels);
+  CHECK(kernel_cost(d, grouped(8, 1, 4096, 7168)).kernels == 2);
+  // Memory: the kernel reaches grouped_efficiency of the HBM's sustained rate (weights stream).
+  const KernelCost stream = kernel_cost(d, grouped(32, 1, 4096, 7168));
+  CHECK(stream.bandwidth_cap == Approx(m.grouped_efficiency * d.backing_memory().sustained()));
+}
