@@ -113,7 +113,15 @@ Running start(long line, const std::vector<std::string>& args, const BatchRunner
     }
     std::cout.flush();
     std::cerr.flush();
-    std::exit(code);  // static destructors and leak checks run as after a normal `orrery run`
+    std::fflush(nullptr);
+#if defined(__SANITIZE_ADDRESS__)
+    std::exit(code);  // static destructors and the leak check run as after a normal `orrery run`
+#else
+    // Every output of the run is flushed, and its files were closed when the runner returned:
+    // skipping the static destructors (SystemC's pools, the preset tables) saves the child
+    // about a quarter of its time on a quick error.
+    _exit(code);
+#endif
   }
   return r;
 }
