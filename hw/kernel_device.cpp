@@ -122,16 +122,26 @@ void KernelDeviceModule::retire(double now) {
 }
 
 void KernelDeviceModule::start_ready(double now) {
-  for (auto& [stream, queue] : streams_) {
-    while (!queue.empty()) {
+  // Among the streams whose front op can start now, the op that has waited longest goes first
+  // (ties: the lower stream). A device runs its queued work in the order it became runnable, so
+  // one micro-batch's experts, ready since its dispatch landed, run before the next kernel of
+  // the other micro-batch's attention; a fixed stream priority would let the attention stream
+  // take every free engine first.
+  for (;;) {
+    bool found = false;
+    int best_stream = 0;
+    double best_ready = 0;
+    WaitReason best_why = WaitReason::Host;
+    long best_after = -1;
+    for (auto& [stream, queue] : streams_) {
+      if (queue.empty()) continue;
       // A stream whose network op is still in flight waits for it.
       if (std::any_of(comm_running_.begin(), comm_running_.end(),
                       [&](OpId c) { return source_.op(c).stream == stream; }))
-        break;
+        continue;
       const OpId id = queue.front();
-      OpRecord& r = records_[id];
-      // Latest of: launched, stream predecessor finished, inputs ready, engine free.
-      double latest = r.issue_end;
+      // Latest of: launched, stream predecessor finished, inputs ready (engine free below).
+      double latest = records_[id].issue_end;
       WaitReason why = WaitReason::Host;
       long after = -1;
       const auto prev = stream_last_op_.find(stream);
@@ -140,53 +150,71 @@ void KernelDeviceModule::start_ready(double now) {
         why = WaitReason::Stream;
         after = prev->second;
       }
-      if (!deps_done(id, latest, why, after)) break;
-      const Op& op = source_.op(id);
-      if (op.kind == OpKind::Comm) {
-        // The network runs it; the stream waits until comm_done().
-        queue.pop_front();
-        r.start = now;
-        r.waited = why;
-        r.after = after;
-        // A pipeline receive mostly waits for the previous stage: that is the bubble.
-        const bool recv = op.comm.op == CommKind::Recv;
-        r.engine = recv ? "pipeline wait" : "network";
-        r.bound = r.engine;
-        comm_running_.push_back(id);
-        if (on_comm_start) on_comm_start(id);
-        break;
+      if (!deps_done(id, latest, why, after)) continue;
+      if (source_.op(id).kind != OpKind::Comm) {
+        const KernelCost& cost = this->cost(id);
+        if (engine_blocked(source_.op(id).partition, cost.engine == EngineKind::Matrix ? 0 : 1)) continue;
       }
-      KernelCost cost = this->cost(id);
-      const int kind = cost.engine == EngineKind::Matrix ? 0 : 1;
-      if (engine_blocked(op.partition, kind)) break;
-      const size_t engine = engine_of(op.partition, kind);
-      if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;
-      queue.pop_front();
-      engine_busy_[engine] = true;
-      r.start = now;
-      r.waited = why;
-      r.after = after;
-      // A kernel that finds the device idle, waiting for its launch, also pays the launch's
-      // latency through the driver and the device's front end; under graph replay that is
-      // the start of a replayed graph (graph_launch, fitted on graph-replayed rows).
-      if (why == WaitReason::Host) cost.overhead_s += graph_replay ? spec_.graph_launch : spec_.launch_latency;
-      if (after < 0 && prev != stream_last_op_.end()) r.after = prev->second;  // device order
-      r.compute_s = cost.compute_s;
-      r.level = cost.level;
-      r.overhead_s = cost.overhead_s;
-      const double alone_bw = std::min(spec_.memory[static_cast<size_t>(cost.level)].sustained(),
-                                       cost.bandwidth_cap);
-      r.memory_s = cost.bytes / alone_bw;
-      r.engine = names_.engines[engine];
-      if (r.overhead_s > std::max(r.compute_s, r.memory_s))
-        r.bound = "kernel overhead";
-      else if (r.compute_s >= r.memory_s)
-        r.bound = cost.vector_bound ? names_.engines[engine_of(op.partition, 1)] : r.engine;
-      else
-        r.bound = names_.memory[static_cast<size_t>(cost.level)];
-      active_.push_back({id, cost, static_cast<int>(engine)});
+      if (!found || latest < best_ready) {
+        found = true;
+        best_stream = stream;
+        best_ready = latest;
+        best_why = why;
+        best_after = after;
+      }
     }
+    if (!found) return;
+    start_front(best_stream, now, best_ready, best_why, best_after);
   }
+}
+
+void KernelDeviceModule::start_front(int stream, double now, double latest, WaitReason why, long after) {
+  auto& queue = streams_[stream];
+  const OpId id = queue.front();
+  OpRecord& r = records_[id];
+  const Op& op = source_.op(id);
+  queue.pop_front();
+  if (op.kind == OpKind::Comm) {
+    // The network runs it; the stream waits until comm_done().
+    r.start = now;
+    r.waited = why;
+    r.after = after;
+    // A pipeline receive mostly waits for the previous stage: that is the bubble.
+    const bool recv = op.comm.op == CommKind::Recv;
+    r.engine = recv ? "pipeline wait" : "network";
+    r.bound = r.engine;
+    comm_running_.push_back(id);
+    if (on_comm_start) on_comm_start(id);
+    return;
+  }
+  KernelCost cost = this->cost(id);
+  const int kind = cost.engine == EngineKind::Matrix ? 0 : 1;
+  const size_t engine = engine_of(op.partition, kind);
+  if (engine_free_at_[engine] > latest) latest = engine_free_at_[engine], why = WaitReason::Engine;
+  engine_busy_[engine] = true;
+  r.start = now;
+  r.waited = why;
+  r.after = after;
+  // A kernel that finds the device idle, waiting for its launch, also pays the launch's
+  // latency through the driver and the device's front end; under graph replay that is
+  // the start of a replayed graph (graph_launch, fitted on graph-replayed rows).
+  if (why == WaitReason::Host) cost.overhead_s += graph_replay ? spec_.graph_launch : spec_.launch_latency;
+  const auto prev = stream_last_op_.find(stream);
+  if (after < 0 && prev != stream_last_op_.end()) r.after = prev->second;  // device order
+  r.compute_s = cost.compute_s;
+  r.level = cost.level;
+  r.overhead_s = cost.overhead_s;
+  const double alone_bw = std::min(spec_.memory[static_cast<size_t>(cost.level)].sustained(),
+                                   cost.bandwidth_cap);
+  r.memory_s = cost.bytes / alone_bw;
+  r.engine = names_.engines[engine];
+  if (r.overhead_s > std::max(r.compute_s, r.memory_s))
+    r.bound = "kernel overhead";
+  else if (r.compute_s >= r.memory_s)
+    r.bound = cost.vector_bound ? names_.engines[engine_of(op.partition, 1)] : r.engine;
+  else
+    r.bound = names_.memory[static_cast<size_t>(cost.level)];
+  active_.push_back({id, cost, static_cast<int>(engine)});
 }
 
 bool KernelDeviceModule::engine_blocked(int partition, int kind) const {

@@ -47,6 +47,8 @@ class KernelDeviceModule : public sc_core::sc_module, public Device {
   void advance(double now);
   void retire(double now);
   void start_ready(double now);
+  /// Starts the front op of `stream`, ready since `latest` (waiting on `why`, after op `after`).
+  void start_front(int stream, double now, double latest, WaitReason why, long after);
   void assign_rates();
   void schedule(double now);
   [[nodiscard]] bool deps_done(OpId id, double& latest, WaitReason& why, long& after) const;

@@ -383,29 +383,39 @@ void NetworkModule::log_rates() {
   }
 }
 
-void NetworkModule::log_port_transfer(EndpointId e, double out_bytes, double in_bytes, double in_delay) {
-  if (!record_) return;
+double NetworkModule::reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay,
+                                    double in_delay) {
   const Ports cap = ports(e);
   const PortLinks& p = ports_[e.index()];
+  if (port_clock_.size() <= e.index()) port_clock_.resize(e.index() + 1);
+  PortClock& clock = port_clock_[e.index()];
   const double now = sc_core::sc_time_stamp().to_seconds();
-  // The same split as charge_ports: link l carries bytes x (its bandwidth / the ports' total),
-  // i.e. its full rate for bytes / total seconds.
-  const auto log = [&](const std::vector<LinkId>& links, double bytes, double total_bw, double start) {
-    if (bytes <= 0 || total_bw <= 0) return;
+  charge_ports(e, out_bytes, in_bytes);
+  // Link l of a port carries bytes x (its bandwidth / the port's total), i.e. its full rate
+  // for bytes / total seconds, from the port's start (the same split as charge_ports).
+  const auto book = [&](const std::vector<LinkId>& links, double bytes, double total_bw, double earliest,
+                        double& free_at) {
+    if (bytes <= 0 || total_bw <= 0) return 0.0;
+    const double start = std::max(earliest, free_at);
     const double end = start + bytes / total_bw;
-    for (LinkId l : links) {
-      if (!plane_.rail_twin.empty() && plane_.rail_twin[l.index()] != l) continue;
-      const double r = plane_.links[l.index()].bandwidth * plane_.efficiency;
-      rate_log_.push_back({start, l.value, r});
-      rate_log_.push_back({end, l.value, -r});
+    free_at = end;
+    ports_busy_until_ = std::max(ports_busy_until_, end);
+    if (record_)
+      for (LinkId l : links) {
+        if (!plane_.rail_twin.empty() && plane_.rail_twin[l.index()] != l) continue;
+        const double r = plane_.links[l.index()].bandwidth * plane_.efficiency;
+        rate_log_.push_back({start, l.value, r});
+        rate_log_.push_back({end, l.value, -r});
+      }
+    if (record_ && &links == &p.out) {
+      rate_log_.push_back({start, kPlaneTotal, cap.out_bw});
+      rate_log_.push_back({end, kPlaneTotal, -cap.out_bw});
     }
+    return end - now;
   };
-  log(p.out, out_bytes, cap.out_bw, now);
-  log(p.in, in_bytes, cap.in_bw, now + in_delay);
-  if (out_bytes > 0 && cap.out_bw > 0) {
-    rate_log_.push_back({now, kPlaneTotal, cap.out_bw});
-    rate_log_.push_back({now + out_bytes / cap.out_bw, kPlaneTotal, -cap.out_bw});
-  }
+  const double out_done = book(p.out, out_bytes, cap.out_bw, now, clock.out_free);
+  const double in_done = book(p.in, in_bytes, cap.in_bw, now + in_delay, clock.in_free);
+  return std::max(out_bytes > 0 ? out_done + out_delay : 0.0, in_bytes > 0 ? in_done : 0.0);
 }
 
 void NetworkModule::retire(int id) {

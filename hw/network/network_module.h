@@ -96,10 +96,17 @@ class NetworkModule : public sc_core::sc_module {
   [[nodiscard]] const std::vector<RateChange>& rate_log() const { return rate_log_; }
   /// Hands the log over (it can hold millions of changes; no copy).
   [[nodiscard]] std::vector<RateChange> take_rate_log() { return std::move(rate_log_); }
-  /// Logs what charge_ports charges for an aggregate transfer (CommHub::run_aggregate): each
-  /// out link of `e` runs at its full rate (bandwidth x efficiency) from now for
-  /// out_bytes / out_bw, each in link from now + in_delay for in_bytes / in_bw.
-  void log_port_transfer(EndpointId e, double out_bytes, double in_bytes, double in_delay);
+  /// An aggregated transfer's share at endpoint `e` (CommHub::run_aggregate): its ports move
+  /// out_bytes and in_bytes first come, first served after the aggregated transfers already
+  /// booked on them, so concurrent aggregates (two micro-batches' all-to-alls) queue on the
+  /// ports instead of each running as if alone:
+  ///   out_start = max(now, out_free);  out_free = out_start + out_bytes / out_bw
+  ///   in_start  = max(now + in_delay, in_free);  in_free = in_start + in_bytes / in_bw
+  /// Charges the bytes (charge_ports), logs the links' rates over those intervals for the trace,
+  /// and returns the time from now until both are done (the in side includes in_delay).
+  double reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay, double in_delay);
+  /// When the last aggregated transfer booked on this plane's ports ends (0: none yet).
+  [[nodiscard]] double ports_busy_until() const { return ports_busy_until_; }
 
  private:
   enum class State : char { free, pending, active };
@@ -147,6 +154,11 @@ class NetworkModule : public sc_core::sc_module {
     std::vector<LinkId> out, in;
   };
   std::vector<PortLinks> ports_;     // per endpoint, found on first use
+  struct PortClock {
+    double out_free = 0, in_free = 0;  // when the aggregates booked on the ports end
+  };
+  std::vector<PortClock> port_clock_;  // per endpoint
+  double ports_busy_until_ = 0;
   MaxMinSolver solver_;
   std::vector<int> offset_buf_, hops_buf_;
   std::vector<double> rates_buf_;

@@ -163,14 +163,11 @@ void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vec
     const double share = (*op.shares)[e];
     double out = op.bytes * (1 - share), in = double(n - 1) * op.bytes * share;
     if (op.reverse) std::swap(out, in);
-    const auto& ports = net.ports(EndpointId{group[e]});
-    if (out > 0) T = std::max(T, out / ports.out_bw + lat_out[e]);
-    if (in > 0) T = std::max(T, in / ports.in_bw + lat_in[e]);
-    net.charge_ports(EndpointId{group[e]}, out, in);
-    net.log_port_transfer(EndpointId{group[e]}, out, in, lat_in[e]);
+    // Alone on its ports: T_e = max(out / out_bw + lat_out, in / in_bw + lat_in); after the
+    // aggregates already booked on them when several overlap (NetworkModule::reserve_ports).
+    T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out, in, lat_out[e], lat_in[e]));
   }
   ++aggregated_;
-  aggregate_until_[&net] = sc_core::sc_time_stamp().to_seconds() + T;
   after(T, std::move(done));
 }
 
@@ -328,9 +325,9 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
   }
   if (op.op == CommKind::AllToAllV && op.node_forward) return run_node_forward(op, group, plane, std::move(done));
   const double now = sc_core::sc_time_stamp().to_seconds();
-  const bool aggregate_running = aggregate_until_[&net] > now;
-  if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ &&
-      net.idle() && !aggregate_running)
+  // Aggregates overlap each other by queueing on the ports; flows do not see them.
+  const bool aggregate_running = net.ports_busy_until() > now;
+  if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ && net.idle())
     return run_aggregate(net, op, group, std::move(done));
   if (aggregate_running) ++aggregate_overlaps_;
   // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
@@ -389,9 +386,9 @@ void CommHub::run_node_forward(const CommOp& op, const std::vector<int>& group, 
 void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
                          const std::vector<std::vector<double>>& sizes, std::function<void()> done) {
   const double now = sc_core::sc_time_stamp().to_seconds();
-  const bool aggregate_running = aggregate_until_[&net] > now;
+  const bool aggregate_running = net.ports_busy_until() > now;
   const size_t n = group.size();
-  if (net.plane().device_non_blocking && !flows_only_ && net.idle() && !aggregate_running) {
+  if (net.plane().device_non_blocking && !flows_only_ && net.idle()) {
     const Plane& p = net.plane();
     const double inf = std::numeric_limits<double>::infinity();
     std::vector<double> out(n, 0.0), in(n, 0.0), lat_out(n, inf), lat_in(n, inf);
@@ -403,15 +400,9 @@ void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
         lat_out[i] = std::min(lat_out[i], l), lat_in[j] = std::min(lat_in[j], l);
       }
     double T = 0;
-    for (size_t e = 0; e < n; ++e) {
-      const auto& ports = net.ports(EndpointId{group[e]});
-      if (out[e] > 0) T = std::max(T, out[e] / ports.out_bw + lat_out[e]);
-      if (in[e] > 0) T = std::max(T, in[e] / ports.in_bw + lat_in[e]);
-      net.charge_ports(EndpointId{group[e]}, out[e], in[e]);
-      net.log_port_transfer(EndpointId{group[e]}, out[e], in[e], lat_in[e]);
-    }
+    for (size_t e = 0; e < n; ++e)
+      T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out[e], in[e], lat_out[e], lat_in[e]));
     ++aggregated_;
-    aggregate_until_[&net] = now + T;
     after(T, std::move(done));
     return;
   }

@@ -158,7 +158,6 @@ class CommHub : public sc_core::sc_module {
            std::pair<std::vector<double>, std::vector<double>>> latency_cache_;
   long aggregated_ = 0;
   long aggregate_overlaps_ = 0;
-  std::map<const NetworkModule*, double> aggregate_until_;  // an aggregate transfer's end
   bool flows_only_ = false;
   long flows_ = 0;
   long events_ = 0;

@@ -59,17 +59,26 @@ void StageProgram::prepare_inputs(double batch) {
 void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,
                        std::vector<std::vector<OpId>>& ready) {
   // Chains 1 and 2 run on device streams of their own, on partitions 1 and 2.
+  // With split cores (CloudMatrix-Infer on a 910C die) the MoE stream's own vector cores write
+  // the tokens into remote memory, so a micro-batch's dispatch or combine in flight holds that
+  // stream: one feed-forward chain serves every micro-batch in turn. With shared cores (GPUs)
+  // the transfers run on SMs set aside for communication (DeepSeek's prefill) or from the NICs
+  // (DeepEP's low-latency kernels), so each micro-batch gets a feed-forward chain and stream of
+  // its own: one micro-batch's combine in flight does not hold back the other's gate and dispatch.
   constexpr int kAttentionChain = 1, kFeedForwardChain = 2;
   constexpr int kAttentionStream = 11, kFeedForwardStream = 12;
   s.g.set_partitions(s.w.overlap);
+  const bool shared = s.w.overlap_shared_cores;
   const PipelineStage& st = s.stage();
   for (int l = st.l0; l < st.l1; ++l)
-    for (auto& r : ready) {
+    for (size_t j = 0; j < ready.size(); ++j) {
+      auto& r = ready[j];
       LayerHalves h = transformer_layer_halves(s.ctx, l, x, call);
       s.g.use_chain(kAttentionChain, kAttentionStream, 1, r);
       s.forward(h.attention, l);
       r = {static_cast<OpId>(s.g.last())};
-      s.g.use_chain(kFeedForwardChain, kFeedForwardStream, s.w.overlap_shared_cores ? 1 : 2, r);
+      const int mb = shared ? static_cast<int>(j) : 0;
+      s.g.use_chain(kFeedForwardChain + mb, kFeedForwardStream + mb, shared ? 1 : 2, r);
       s.forward(h.feed_forward, l);
       r = {static_cast<OpId>(s.g.last())};
     }

@@ -283,3 +283,36 @@ TEST_CASE("skewed_node_forwarded_transfers_end_in_aggregate_when_max_min_flows_d
     CHECK(end[h] == Approx(end[h + 1]).epsilon(1e-6));
   }
 }
+
+TEST_CASE("overlapping_aggregated_all_to_alls_queue_on_the_ports_and_end_with_max_min_flows", "[moe][network][comm_hub]") {
+  // Two balanced all-to-all-v of 4 members started together on one switch (45 GB/s per port,
+  // 2 x 1 us): in aggregate the second queues behind the first on every port (first come, first
+  // served); as max-min flows the two share the ports and both end when the second does. The
+  // work is the same, so the second aggregate ends with the flows.
+  static std::vector<Plane> planes[2];
+  ParallelSpec par;
+  std::vector<std::unique_ptr<CommHub>> hubs;
+  for (int h = 0; h < 2; ++h) {
+    planes[h] = two_plane_system();
+    hubs.push_back(std::make_unique<CommHub>(("q" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
+    hubs.back()->set_flows_only(h == 1);
+  }
+  CommOp flat = a2a(12e6, {0.25, 0.25, 0.25, 0.25}, routing(4, 2));
+  flat.node_forward = nullptr;
+  double end[2][2] = {{-1, -1}, {-1, -1}};
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 2; ++k)
+      hubs[static_cast<size_t>(h)]->transfer(flat, {0, 1, 2, 3}, PlaneId{1},
+                                             [&end, h, k] { end[h][k] = sc_core::sc_time_stamp().to_seconds(); });
+  sc_core::sc_start();
+  // Each member sends 3/4 of 12 MB and receives as much.
+  const double one = 12e6 * 0.75 / 45e9;
+  CHECK(hubs[0]->aggregated() == 2);
+  CHECK(end[0][0] == Approx(one + 2e-6).epsilon(1e-6));
+  CHECK(end[0][1] == Approx(2 * one + 2e-6).epsilon(1e-6));
+  CHECK(end[1][0] == Approx(2 * one + 2e-6).epsilon(1e-3));
+  CHECK(end[1][1] == Approx(2 * one + 2e-6).epsilon(1e-3));
+  // Both ways count every byte once per port link.
+  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
+  CHECK(sum(hubs[0]->link_bytes()[1]) == Approx(2 * 2 * 4 * 12e6 * 0.75).epsilon(1e-9));
+}
