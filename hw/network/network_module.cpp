@@ -384,8 +384,9 @@ void NetworkModule::log_rates() {
 }
 
 double NetworkModule::reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay,
-                                    double in_delay) {
-  const Ports cap = ports(e);
+                                    double in_delay, double max_out_bw) {
+  Ports cap = ports(e);
+  if (max_out_bw > 0) cap.out_bw = std::min(cap.out_bw, max_out_bw);
   const PortLinks& p = ports_[e.index()];
   if (port_clock_.size() <= e.index()) port_clock_.resize(e.index() + 1);
   PortClock& clock = port_clock_[e.index()];

@@ -104,7 +104,9 @@ class NetworkModule : public sc_core::sc_module {
   ///   in_start  = max(now + in_delay, in_free);  in_free = in_start + in_bytes / in_bw
   /// Charges the bytes (charge_ports), logs the links' rates over those intervals for the trace,
   /// and returns the time from now until both are done (the in side includes in_delay).
-  double reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay, double in_delay);
+  /// `max_out_bw` caps the out side (a communication library's channels), 0: the port's own.
+  double reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay, double in_delay,
+                       double max_out_bw = 0);
   /// When the last aggregated transfer booked on this plane's ports ends (0: none yet).
   [[nodiscard]] double ports_busy_until() const { return ports_busy_until_; }
 

@@ -150,25 +150,63 @@ const std::pair<std::vector<double>, std::vector<double>>& CommHub::member_laten
   return latency_cache_.emplace(key, std::make_pair(out, in)).first->second;
 }
 
+namespace {
+
+/// Bytes member e of an all_to_all_v sends and receives: sizes[i][j] = bytes x share_j
+/// (i != j), so e sends bytes x (1 - share_e) and receives (n - 1) x bytes x share_e; a combine
+/// (reverse) the other way round.
+std::pair<double, double> member_bytes(const CommOp& op, size_t n, size_t e) {
+  const double share = (*op.shares)[e];
+  double out = op.bytes * (1 - share), in = double(n - 1) * op.bytes * share;
+  if (op.reverse) std::swap(out, in);
+  return {out, in};
+}
+
+/// The communication library's costs for an all_to_all_v (NCCL runs it as one round of direct
+/// sends, like all_to_all): apply_ramp on a stand-in stage with one flow per member carrying
+/// what that member sends, which has the same inputs as the full n x (n - 1) flows (the
+/// busiest sender, the slowest path, the narrowest link). The stage's extra_latency is the
+/// protocol's fixed cost, its flows' bytes grow by 1 / efficiency, channel_rate caps a sender.
+Stage library_ramp(const Plane& p, const CommOp& op, const std::vector<int>& group) {
+  Stage s;
+  s.rounds = 1;
+  const size_t n = group.size();
+  for (size_t e = 0; e < n; ++e)
+    s.flows.push_back(FlowSpec{group[e], group[(e + 1) % n], member_bytes(op, n, e).first});
+  std::vector<Stage> one{s};
+  (void)apply_ramp(p, one);
+  return one.front();
+}
+
+}  // namespace
+
 void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
-                            std::function<void()> done) {
+                            std::function<void()> done, const Stage* ramp) {
   const size_t n = group.size();
   if (!op.shares || op.shares->size() != n)
     throw std::logic_error("all_to_all_v op without one share per member of its group");
   const auto& [lat_out, lat_in] = member_latency(net, group);
-  // sizes[i][j] = bytes x share_j (i != j), so member e sends bytes x (1 - share_e) and
-  // receives (n - 1) x bytes x share_e; a combine (reverse) the other way round.
+  // Through the library: the protocol's wire bytes (1 / efficiency), its channels' rate per
+  // sender and its fixed cost (library_ramp).
+  double inflate = 1, extra = 0, max_out = 0;
+  if (ramp) {
+    for (size_t e = 0; e < n && inflate == 1; ++e) {
+      const double out = member_bytes(op, n, e).first;
+      if (out > 0) inflate = ramp->flows[e].bytes / out;
+    }
+    extra = ramp->extra_latency;
+    max_out = ramp->channel_rate;
+  }
   double T = 0;
   for (size_t e = 0; e < n; ++e) {
-    const double share = (*op.shares)[e];
-    double out = op.bytes * (1 - share), in = double(n - 1) * op.bytes * share;
-    if (op.reverse) std::swap(out, in);
+    const auto [out, in] = member_bytes(op, n, e);
     // Alone on its ports: T_e = max(out / out_bw + lat_out, in / in_bw + lat_in); after the
     // aggregates already booked on them when several overlap (NetworkModule::reserve_ports).
-    T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out, in, lat_out[e], lat_in[e]));
+    T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out * inflate, in * inflate, lat_out[e],
+                                      lat_in[e], max_out));
   }
   ++aggregated_;
-  after(T, std::move(done));
+  after(T + extra, std::move(done));
 }
 
 void CommHub::attach(size_t index, Device& device, const OpSource& source) {
@@ -319,16 +357,26 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
     plain.fused = CommOp::Fused::no;
     after(fused_overhead(net.plane(), op.fused, group.size()),
           [this, plain, group, plane, done = std::move(done)]() mutable {
-            transfer(plain, group, plane, std::move(done));
+            transfer_bytes(plain, group, plane, std::move(done), false);
           });
     return;
   }
+  // A node-forwarded all_to_all_v is DeepEP's kernels, not the library's.
   if (op.op == CommKind::AllToAllV && op.node_forward) return run_node_forward(op, group, plane, std::move(done));
+  transfer_bytes(op, group, plane, std::move(done), true);
+}
+
+void CommHub::transfer_bytes(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                             std::function<void()> done, bool library) {
+  NetworkModule& net = network(plane);
   const double now = sc_core::sc_time_stamp().to_seconds();
   // Aggregates overlap each other by queueing on the ports; flows do not see them.
   const bool aggregate_running = net.ports_busy_until() > now;
-  if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ && net.idle())
-    return run_aggregate(net, op, group, std::move(done));
+  if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ && net.idle()) {
+    if (!library) return run_aggregate(net, op, group, std::move(done));
+    const Stage ramp = library_ramp(net.plane(), op, group);
+    return run_aggregate(net, op, group, std::move(done), &ramp);
+  }
   if (aggregate_running) ++aggregate_overlaps_;
   // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
   auto stages = std::make_shared<std::vector<Stage>>();
@@ -343,9 +391,9 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
     if (op.op == CommKind::AllToAllV) c.sizes = traffic_matrix(op, group.size());
     *stages = expand_stages(c);
   }
-  // Every NCCL collective and send/recv follows the size ramp (protocol, channels). The expert
-  // all_to_all_v keeps the plain flow model (its aggregate path above must agree with it).
-  const bool ramp = op.op != CommKind::AllToAllV;
+  // Every NCCL collective and send/recv follows the size ramp (protocol, channels), the expert
+  // all_to_all_v through the library too; fused and node-forwarded kernels do not.
+  const bool ramp = library;
   if (ramp) (void)apply_ramp(net.plane(), *stages);
   run_stages(net, stages, 0, std::move(done), ramp);
 }
@@ -362,7 +410,7 @@ void CommHub::run_node_forward(const CommOp& op, const std::vector<int>& group, 
   CommOp flat = op;
   flat.node_forward = nullptr;
   // A group inside one node has nothing to forward: the flat all-to-all-v on its plane.
-  if (by_node.size() == 1) return transfer(flat, group, plane, std::move(done));
+  if (by_node.size() == 1) return transfer_bytes(flat, group, plane, std::move(done), false);
   const NodeForwardTraffic t = node_forward_traffic(op, node);
   // The scale-up plane: the one the group's traffic class would use among one node's members
   // (NVLink on an H800 cluster). With one member per node there is nothing to forward.

@@ -114,8 +114,13 @@ class CommHub : public sc_core::sc_module {
   ///   T = max over members e of  max(out_e / out_bw_e + lat_out_e,  in_e / in_bw_e + lat_in_e)
   /// (lat: the shortest path latency from / to another member) — what the flow-level max-min
   /// model gives, to 1e-9 (tests/sim/run/comm_hub_test.cpp), at O(n) instead of O(n^2) flows.
+  /// transfer() once a fused kernel's own costs are paid; `library`: the bytes go through the
+  /// communication library (NCCL), which adds its protocol costs (the size ramp) to them.
+  void transfer_bytes(const CommOp& op, const std::vector<int>& group, PlaneId plane,
+                      std::function<void()> done, bool library);
+  /// `ramp`: the library's protocol costs (library_ramp), none when null.
   void run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
-                     std::function<void()> done);
+                     std::function<void()> done, const Stage* ramp = nullptr);
   /// A node-forwarded all_to_all_v (op.node_forward; sim/run/node_forward.h): the scale-out
   /// matrix on `plane` (which joins the whole group) and, at the same time, the scale-up matrix
   /// on the plane that joins the members of one node; `done` when both have finished. The two

@@ -17,7 +17,10 @@ TEST_CASE("ep8_dispatch_and_combine_bytes_on_nvlink_match_the_routing_by_hand", 
   // it (balanced): 7/8 crosses the switch, up one link and down another; combine returns the
   // same. 12 layers.
   const double per_rank = 8 * 2 * 768 * 2.0;
-  const double expected = 12 * 2 /*dispatch+combine*/ * 8 * per_rank * 7 / 8 * 2 /*links*/;
+  // Through the library (moe.a2a: collective) a transfer this small runs NCCL's LL protocol,
+  // whose 8-byte lines carry 4 bytes of payload: the wire carries twice the payload.
+  const double ll = 0.5;
+  const double expected = 12 * 2 /*dispatch+combine*/ * 8 * per_rank * 7 / 8 * 2 /*links*/ / ll;
   double bytes = 0;
   for (const auto& p : r["planes"]) bytes += p["bytes"].get<double>();
   // Link bytes are integrated from max-min rates over time: equal to a few parts per million.
@@ -95,13 +98,15 @@ TEST_CASE("hierarchical_dispatch_crosses_nodes_once_per_token_and_node_by_hand",
 }
 
 TEST_CASE("hierarchical_dispatch_in_one_node_is_the_flat_one", "[moe][network]") {
-  // One node: nothing to forward; the same step and bytes as the library all-to-all-v.
+  // One node: nothing to forward. DeepEP's kernels move the flat all-to-all-v's payload
+  // without the communication library: the library's transfer (NCCL's LL protocol at this
+  // size, twice the payload on the wire, ~7 us per call) moves twice the bytes and is slower.
   const std::string one = "--system dgx-h100 --workload tests/data/workloads/gpt2-small-moe-decode.yaml "
                           "--set workload.parallel.ep=8 --set workload.decode_tokens=1 ";
   const auto flat = run_report(one);
   const auto hier = run_report(one + "--set workload.moe.a2a=hierarchical");
-  CHECK(hier["summary"]["tpot_s"].get<double>() == flat["summary"]["tpot_s"].get<double>());
-  CHECK(plane_bytes(hier, "nvlink") == plane_bytes(flat, "nvlink"));
+  CHECK(hier["summary"]["tpot_s"].get<double>() < flat["summary"]["tpot_s"].get<double>());
+  CHECK(plane_bytes(hier, "nvlink") == Approx(plane_bytes(flat, "nvlink") / 2).epsilon(1e-9));
 }
 
 TEST_CASE("hierarchical_dispatch_with_shared_replicas_is_refused", "[moe][config]") {

@@ -316,3 +316,36 @@ TEST_CASE("overlapping_aggregated_all_to_alls_queue_on_the_ports_and_end_with_ma
   auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
   CHECK(sum(hubs[0]->link_bytes()[1]) == Approx(2 * 2 * 4 * 12e6 * 0.75).epsilon(1e-9));
 }
+
+TEST_CASE("a_library_all_to_all_pays_the_protocol_in_aggregate_as_in_flows", "[moe][network][comm_hub]") {
+  // moe.a2a: collective on a plane that offers only NCCL's LL protocol (payload 1/2 of the
+  // wire, 5 us per call): in aggregate and as max-min flows the same end, every byte on the wire
+  // twice, and at least the base latency and the payload's time again over the plain transfer.
+  static std::vector<Plane> planes[3];
+  ParallelSpec par;
+  std::vector<std::unique_ptr<CommHub>> hubs;
+  const std::string ll = "ll_efficiency: 0.5, ll_base_latency: 5 us, ll_step_latency: 0 us, ll_slice: 0 B, ";
+  for (int h = 0; h < 3; ++h) {
+    const YAML::Node doc = load_yaml_text(std::string("out: {topology: switch, link_bandwidth: 50 GB/s, link_latency: 1 us, ") +
+                                              (h < 2 ? ll : "") + "efficiency: 0.9, traffic: [expert]}",
+                                          "test");
+    planes[h] = {build_plane(Section(doc["out"], "planes.out", plane_params()), "out", SystemShape{4, 4, 0})};
+    hubs.push_back(std::make_unique<CommHub>(("lib" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
+    hubs.back()->set_flows_only(h == 1);
+  }
+  CommOp op = a2a(12e6, {0.25, 0.25, 0.25, 0.25}, routing(4, 2));
+  op.node_forward = nullptr;
+  double end[3] = {-1, -1, -1};
+  for (int h = 0; h < 3; ++h)
+    hubs[static_cast<size_t>(h)]->transfer(op, {0, 1, 2, 3}, PlaneId{0},
+                                           [&end, h] { end[h] = sc_core::sc_time_stamp().to_seconds(); });
+  sc_core::sc_start();
+  const double payload = 12e6 * 0.75 / 45e9;
+  CHECK(hubs[0]->aggregated() == 1);
+  CHECK(end[2] == Approx(payload + 2e-6).epsilon(1e-6));  // no protocol: the plain port model
+  CHECK(end[0] == Approx(end[1]).epsilon(1e-3));
+  CHECK(end[0] >= end[2] + 5e-6 + payload - 1e-9);
+  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
+  CHECK(sum(hubs[0]->link_bytes()[0]) == Approx(2 * sum(hubs[2]->link_bytes()[0])).epsilon(1e-9));
+  CHECK(sum(hubs[1]->link_bytes()[0]) == Approx(2 * sum(hubs[2]->link_bytes()[0])).epsilon(1e-6));
+}
