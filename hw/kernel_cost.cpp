@@ -82,7 +82,7 @@ KernelCost gemm_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   c.engine = EngineKind::Matrix;
   c.compute_s = gemm_compute_time(m, op.gemm, op.dtype);
   c.overhead_s += m.pipeline_latency;  // the GEMM kernel's (a split-K reduction is element-wise)
-  c.overhead_s += (gemm_k_splits(m, op.gemm) - 1) * m.split_k_fixup;
+  c.overhead_s += (gemm_k_splits(m, op.gemm, op.dtype) - 1) * m.split_k_fixup;
   if (op.gemm.grouped)
     c.bandwidth_cap = std::min(c.bandwidth_cap, m.grouped_efficiency *
                                                     dev.memory[static_cast<size_t>(c.level)].sustained());
@@ -97,7 +97,7 @@ KernelCost kernel_cost(const DeviceSpec& dev, const Op& op) {
   KernelCost c;
   c.bytes = op.bytes;
   c.level = serving_level(dev, op.footprint > 0 ? op.footprint : op.bytes, op.cold);
-  c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm)
+  c.kernels = op.kind == OpKind::Gemm ? op.kernels - 1 + gemm_kernels(dev.matrix_engine(), op.gemm, op.dtype)
                                       : op.kernels;
   // Each kernel's first loads wait for its memory level's latency once.
   c.overhead_s = c.kernels * (dev.kernel_overhead + dev.memory[static_cast<size_t>(c.level)].latency);

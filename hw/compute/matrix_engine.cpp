@@ -33,6 +33,7 @@ const ParamTable& matrix_engine_params() {
           {"grouped_small_max", ParamType::Integer, Dim::Dimensionless, "0", "a group is small when its rows (tokens per expert) or its N are at most this (PyTorch: 128); 0: no group is small", {}, false, 0, true},
           {"grouped_small_slots", ParamType::Integer, Dim::Dimensionless, "1", "tiles one unit works on at once with the small tile (ping-pong: 2 consumer warp groups)"},
           {"grouped_setup_kernels", ParamType::Integer, Dim::Dimensionless, "0", "kernels a grouped GEMM launches before the GEMM itself (PyTorch: 1, which writes the per-group pointers and shapes)", {}, false, 0, true},
+          {"grouped_dtypes", ParamType::Any, Dim::Dimensionless, "", "dtypes the declared grouped kernel serves (PyTorch's torch._grouped_mm: [bf16]); grouped GEMMs of other dtypes are costed as dense ones; required with grouped_large_tile", {}, true},
           {"decode_flash_latency", ParamType::Quantity, Dim::Time, "0 s", "fixed device time of a decode attention call (<= 16 queries) with the flash kernel (split-KV: partial and combine passes), beyond one kernel's overhead", {}, false, 0, true},
           {"decode_flash_bandwidth", ParamType::Real, Dim::Dimensionless, "1", "fraction of the memory's sustained bandwidth the flash kernel reaches streaming a KV cache"},
           {"decode_masked_latency", ParamType::Quantity, Dim::Time, "0 s", "same, for the memory-efficient kernel SDPA runs when an explicit attn_mask is given (e.g. a static KV cache)", {}, false, 0, true},
@@ -69,6 +70,21 @@ void read_grouped_kernel(const Section& s, GroupedKernelSpec& g) {
   g.setup_kernels = static_cast<int>(s.integer("grouped_setup_kernels"));
   if (g.small_slots < 1 || g.small_slots > 64) s.fail("grouped_small_slots", "expected 1 to 64 tiles per unit");
   if (g.setup_kernels > 16) s.fail("grouped_setup_kernels", "expected at most 16 kernels");
+  if (YAML::Node d = s.node("grouped_dtypes")) {
+    if (!g.declared()) s.fail("grouped_dtypes", "needs grouped_large_tile (the kernel whose dtypes these are)");
+    const char* what = "expected a list of dtype names, e.g. [bf16]";
+    if (!d.IsSequence() || d.size() == 0 || d.size() > 16) s.fail("grouped_dtypes", what);
+    for (const auto& x : d) {
+      if (!x.IsScalar()) s.fail("grouped_dtypes", what);
+      try {
+        g.dtypes.push_back(parse_dtype(x.as<std::string>()));
+      } catch (const std::exception&) {
+        s.fail("grouped_dtypes", std::string(what) + "; '" + x.as<std::string>() + "' is not a dtype");
+      }
+    }
+  } else if (g.declared()) {
+    s.fail("grouped_large_tile", "needs grouped_dtypes too (the dtypes the grouped kernel serves, e.g. [bf16])");
+  }
   if (g.small_tile.first > 0 && !g.declared())
     s.fail("grouped_small_tile", "needs grouped_large_tile too (the tile of the groups that are not small)");
   if (g.small_max > 0 && g.small_tile.first == 0)
@@ -127,8 +143,8 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   return e;
 }
 
-double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g) {
-  if (g.grouped && e.grouped.declared()) return 1;  // the grouped kernel never splits K
+double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt) {
+  if (g.grouped && e.grouped.serves(dt)) return 1;  // the grouped kernel never splits K
   auto skinny = e.tiles.front();
   for (const auto& t : e.tiles)
     if (t.first < skinny.first || (t.first == skinny.first && t.second < skinny.second)) skinny = t;
@@ -137,8 +153,8 @@ double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g) {
   return std::max(1.0, std::min(std::floor(e.units / tiles), std::floor(g.k / e.min_split_k)));
 }
 
-int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g) {
-  if (g.grouped && e.grouped.declared()) return 1 + e.grouped.setup_kernels;
+int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt) {
+  if (g.grouped && e.grouped.serves(dt)) return 1 + e.grouped.setup_kernels;
   return g.m <= e.split_k_max_m ? 2 : 1;
 }
 
@@ -166,7 +182,7 @@ double gemm_compute_time(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt
   const auto override_eff = e.efficiency.find(dt);
   double eff = override_eff != e.efficiency.end() ? override_eff->second : e.max_efficiency;
   if (!g.aligned(e.alignment_elements)) eff *= e.unaligned_efficiency;
-  if (g.grouped && e.grouped.declared()) {
+  if (g.grouped && e.grouped.serves(dt)) {
     // Persistent waves of one tile, `slots` tiles per unit (GroupedKernelSpec).
     const auto [tm, tn, slots] = grouped_layout(e.grouped, g);
     const double tiles = g.batch * std::ceil(g.m / tm) * std::ceil(g.n / tn);

@@ -1,5 +1,6 @@
 // The matrix engine (tensor cores, MME, cube units): GEMMs and the matrix part of attention.
 #pragma once
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,15 +30,20 @@ struct DecodeAttentionSpec {
 /// when its rows (tokens per expert) or its N are at most 128, and runs the ping-pong kernel
 /// with a 64x128 tile (two consumer warp groups per SM, each on its own tile); otherwise the
 /// cooperative kernel with a 128x256 tile; a one-block kernel first writes the per-group
-/// pointers and shapes (prepare_grouped_gemm_data). Empty large_tile: grouped GEMMs are costed
-/// as dense ones (the scheduler and tiles above).
+/// pointers and shapes (prepare_grouped_gemm_data). That is the launch rule of its bf16 kernel
+/// (bf16bf16_grouped_mm); a grouped GEMM of a dtype the kernel does not serve (`dtypes`), or on
+/// a device without large_tile, is costed as a dense one (the scheduler and tiles above).
 struct GroupedKernelSpec {
   std::pair<int, int> small_tile{0, 0};  // (m, n) tile of a small group
   std::pair<int, int> large_tile{0, 0};  // (m, n) tile otherwise
   int small_max = 0;                     // a group is small when rows <= small_max or N <= small_max
   int small_slots = 1;                   // tiles a unit holds at once with the small tile
   int setup_kernels = 0;                 // kernels launched before the GEMM (pointer/shape setup)
+  std::vector<Dtype> dtypes;             // the dtypes this kernel serves (PyTorch's: bf16)
   [[nodiscard]] bool declared() const { return large_tile.first > 0; }
+  [[nodiscard]] bool serves(Dtype dt) const {
+    return declared() && std::find(dtypes.begin(), dtypes.end(), dt) != dtypes.end();
+  }
 };
 
 /// Runtime spec of a matrix engine, validated, in SI units.
@@ -70,11 +76,11 @@ struct MatrixEngineSpec {
 ///   split = max(1, min(floor(units / tiles), floor(K / min_split_k)))
 /// The partial tiles of one output tile are reduced one after the other (each a round trip
 /// through the L2: stream-K's "fixup"), costing (split - 1) * split_k_fixup.
-[[nodiscard]] double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g);
+[[nodiscard]] double gemm_k_splits(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt);
 
 /// Kernels a GEMM launches: 2 (split-K partial products, then their reduction) when
 /// M <= split_k_max_m, else 1.
-[[nodiscard]] int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g);
+[[nodiscard]] int gemm_kernels(const MatrixEngineSpec& e, const GemmShape& g, Dtype dt);
 
 /// Time the engine computes a GEMM when operands arrive fast enough (memory is separate).
 ///   tiles  = batch * ceil(M/tm) * ceil(N/tn);  split = min(floor(units/tiles), K/min_split_k)

@@ -383,40 +383,62 @@ void NetworkModule::log_rates() {
   }
 }
 
-double NetworkModule::reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay,
-                                    double in_delay, double max_out_bw) {
-  Ports cap = ports(e);
-  if (max_out_bw > 0) cap.out_bw = std::min(cap.out_bw, max_out_bw);
-  const PortLinks& p = ports_[e.index()];
-  if (port_clock_.size() <= e.index()) port_clock_.resize(e.index() + 1);
-  PortClock& clock = port_clock_[e.index()];
+double NetworkModule::reserve_aggregate(const std::vector<int>& members, const std::vector<double>& out,
+                                        const std::vector<double>& in, const std::vector<double>& lat_out,
+                                        const std::vector<double>& lat_in, double lead, double max_out_bw) {
   const double now = sc_core::sc_time_stamp().to_seconds();
-  charge_ports(e, out_bytes, in_bytes);
-  // Link l of a port carries bytes x (its bandwidth / the port's total), i.e. its full rate
-  // for bytes / total seconds, from the port's start (the same split as charge_ports).
-  const auto book = [&](const std::vector<LinkId>& links, double bytes, double total_bw, double earliest,
-                        double& free_at) {
-    if (bytes <= 0 || total_bw <= 0) return 0.0;
+  // Books `bytes` on one side of a port from `earliest` (after what is booked on it) and logs
+  // its links: link l carries bytes x (its bandwidth / the port's capacity), i.e. its rate
+  // scaled by capacity / full capacity, for bytes / capacity seconds (charge_ports' split).
+  const auto book = [&](const std::vector<LinkId>& links, double bytes, double capacity, double full,
+                        double earliest, double& free_at, bool plane_total) {
     const double start = std::max(earliest, free_at);
-    const double end = start + bytes / total_bw;
+    const double end = start + bytes / capacity;
     free_at = end;
     ports_busy_until_ = std::max(ports_busy_until_, end);
-    if (record_)
+    if (record_) {
       for (LinkId l : links) {
         if (!plane_.rail_twin.empty() && plane_.rail_twin[l.index()] != l) continue;
-        const double r = plane_.links[l.index()].bandwidth * plane_.efficiency;
+        const double r = plane_.links[l.index()].bandwidth * plane_.efficiency * capacity / full;
         rate_log_.push_back({start, l.value, r});
         rate_log_.push_back({end, l.value, -r});
       }
-    if (record_ && &links == &p.out) {
-      rate_log_.push_back({start, kPlaneTotal, cap.out_bw});
-      rate_log_.push_back({end, kPlaneTotal, -cap.out_bw});
+      if (plane_total) {
+        rate_log_.push_back({start, kPlaneTotal, capacity});
+        rate_log_.push_back({end, kPlaneTotal, -capacity});
+      }
     }
-    return end - now;
+    return std::make_pair(start, end);
   };
-  const double out_done = book(p.out, out_bytes, cap.out_bw, now, clock.out_free);
-  const double in_done = book(p.in, in_bytes, cap.in_bw, now + in_delay, clock.in_free);
-  return std::max(out_bytes > 0 ? out_done + out_delay : 0.0, in_bytes > 0 ? in_done : 0.0);
+  const auto clock = [&](int m) -> PortClock& {
+    const size_t i = EndpointId{m}.index();
+    if (port_clock_.size() <= i) port_clock_.resize(i + 1);
+    return port_clock_[i];
+  };
+  double T = 0;
+  double first_send = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const EndpointId e{members[i]};
+    charge_ports(e, out[i], in[i]);
+    const Ports cap = ports(e);
+    if (!(out[i] > 0) || cap.out_bw <= 0) continue;
+    const double bw = max_out_bw > 0 ? std::min(cap.out_bw, max_out_bw) : cap.out_bw;
+    const auto [start, end] = book(ports_[e.index()].out, out[i], bw, cap.out_bw, now + lead, clock(members[i]).out_free, true);
+    first_send = std::min(first_send, start);
+    T = std::max(T, end + lat_out[i] - now);
+  }
+  // Nothing arrives before the first sender starts (it may be queued behind an earlier aggregate).
+  if (!(first_send < std::numeric_limits<double>::infinity())) first_send = now + lead;
+  for (size_t j = 0; j < members.size(); ++j) {
+    const EndpointId e{members[j]};
+    const Ports cap = ports(e);
+    if (!(in[j] > 0) || cap.in_bw <= 0) continue;
+    const auto [start, end] = book(ports_[e.index()].in, in[j], cap.in_bw, cap.in_bw, first_send + lat_in[j],
+                                   clock(members[j]).in_free, false);
+    (void)start;
+    T = std::max(T, end - now);
+  }
+  return T;
 }
 
 void NetworkModule::retire(int id) {

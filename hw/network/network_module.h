@@ -96,17 +96,22 @@ class NetworkModule : public sc_core::sc_module {
   [[nodiscard]] const std::vector<RateChange>& rate_log() const { return rate_log_; }
   /// Hands the log over (it can hold millions of changes; no copy).
   [[nodiscard]] std::vector<RateChange> take_rate_log() { return std::move(rate_log_); }
-  /// An aggregated transfer's share at endpoint `e` (CommHub::run_aggregate): its ports move
-  /// out_bytes and in_bytes first come, first served after the aggregated transfers already
-  /// booked on them, so concurrent aggregates (two micro-batches' all-to-alls) queue on the
-  /// ports instead of each running as if alone:
-  ///   out_start = max(now, out_free);  out_free = out_start + out_bytes / out_bw
-  ///   in_start  = max(now + in_delay, in_free);  in_free = in_start + in_bytes / in_bw
-  /// Charges the bytes (charge_ports), logs the links' rates over those intervals for the trace,
-  /// and returns the time from now until both are done (the in side includes in_delay).
-  /// `max_out_bw` caps the out side (a communication library's channels), 0: the port's own.
-  double reserve_ports(EndpointId e, double out_bytes, double in_bytes, double out_delay, double in_delay,
-                       double max_out_bw = 0);
+  /// An aggregated transfer among `members` (CommHub::run_aggregate): member i sends out[i]
+  /// and receives in[i] through its own ports, first come, first served after the aggregates
+  /// already booked on them, so concurrent aggregates (two micro-batches' all-to-alls) queue on
+  /// the ports instead of each running as if alone. `lead` is a fixed cost before any byte
+  /// moves (a communication library's protocol), `max_out_bw` caps a sender (its channels;
+  /// 0: the port's own capacity):
+  ///   out_start_i = max(now + lead, out_free_i)           out_free_i = out_start_i + out_i / B_out,i
+  ///   in_start_j  = max(first sender's start, ...) + lat_in_j, after in_free_j
+  ///                                                        in_free_j  = in_start_j + in_j / B_in,j
+  ///   T = max over i, j of (out_free_i + lat_out_i, in_free_j) - now
+  /// Alone on idle ports: T = lead + max(out_i / B_out,i + lat_out_i, in_j / B_in,j + lat_in_j).
+  /// Charges the bytes (charge_ports), logs the links' rates over the booked intervals for the
+  /// trace, and returns T.
+  double reserve_aggregate(const std::vector<int>& members, const std::vector<double>& out,
+                           const std::vector<double>& in, const std::vector<double>& lat_out,
+                           const std::vector<double>& lat_in, double lead = 0, double max_out_bw = 0);
   /// When the last aggregated transfer booked on this plane's ports ends (0: none yet).
   [[nodiscard]] double ports_busy_until() const { return ports_busy_until_; }
 

@@ -16,6 +16,14 @@
 #include <iostream>
 #include <map>
 
+// Clang reports AddressSanitizer through __has_feature; a coverage build defines
+// ORRERY_CHILD_EXIT_HOOKS itself. Either way a batch child then ends with std::exit.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ORRERY_CHILD_EXIT_HOOKS 1
+#endif
+#endif
+
 namespace orrery {
 namespace {
 
@@ -114,7 +122,7 @@ Running start(long line, const std::vector<std::string>& args, const BatchRunner
     std::cout.flush();
     std::cerr.flush();
     std::fflush(nullptr);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(ORRERY_CHILD_EXIT_HOOKS)
     std::exit(code);  // static destructors and the leak check run as after a normal `orrery run`
 #else
     // Every output of the run is flushed, and its files were closed when the runner returned:

@@ -164,15 +164,16 @@ std::pair<double, double> member_bytes(const CommOp& op, size_t n, size_t e) {
 
 /// The communication library's costs for an all_to_all_v (NCCL runs it as one round of direct
 /// sends, like all_to_all): apply_ramp on a stand-in stage with one flow per member carrying
-/// what that member sends, which has the same inputs as the full n x (n - 1) flows (the
-/// busiest sender, the slowest path, the narrowest link). The stage's extra_latency is the
-/// protocol's fixed cost, its flows' bytes grow by 1 / efficiency, channel_rate caps a sender.
+/// what that member sends (the busiest sender), to the member half the group away (node-major
+/// numbering: another node, another leaf, so its path is among the slowest and narrowest the
+/// full n x (n - 1) flows would cross). The stage's extra_latency is the protocol's fixed cost,
+/// its flows' bytes grow by 1 / efficiency, channel_rate caps a sender.
 Stage library_ramp(const Plane& p, const CommOp& op, const std::vector<int>& group) {
   Stage s;
   s.rounds = 1;
   const size_t n = group.size();
   for (size_t e = 0; e < n; ++e)
-    s.flows.push_back(FlowSpec{group[e], group[(e + 1) % n], member_bytes(op, n, e).first});
+    s.flows.push_back(FlowSpec{group[e], group[(e + std::max<size_t>(1, n / 2)) % n], member_bytes(op, n, e).first});
   std::vector<Stage> one{s};
   (void)apply_ramp(p, one);
   return one.front();
@@ -197,16 +198,16 @@ void CommHub::run_aggregate(NetworkModule& net, const CommOp& op, const std::vec
     extra = ramp->extra_latency;
     max_out = ramp->channel_rate;
   }
-  double T = 0;
+  std::vector<double> out(n), in(n);
   for (size_t e = 0; e < n; ++e) {
-    const auto [out, in] = member_bytes(op, n, e);
-    // Alone on its ports: T_e = max(out / out_bw + lat_out, in / in_bw + lat_in); after the
-    // aggregates already booked on them when several overlap (NetworkModule::reserve_ports).
-    T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out * inflate, in * inflate, lat_out[e],
-                                      lat_in[e], max_out));
+    const auto [o, i] = member_bytes(op, n, e);
+    out[e] = o * inflate, in[e] = i * inflate;
   }
+  // Alone on its ports: T = extra + max over e of (out_e / B_out + lat_out, in_e / B_in + lat_in);
+  // after the aggregates already booked on them when several overlap.
+  const double T = net.reserve_aggregate(group, out, in, lat_out, lat_in, extra, max_out);
   ++aggregated_;
-  after(T + extra, std::move(done));
+  after(T, std::move(done));
 }
 
 void CommHub::attach(size_t index, Device& device, const OpSource& source) {
@@ -352,6 +353,8 @@ void CommHub::transfer(const CommOp& op, const std::vector<int>& group, PlaneId 
                        std::function<void()> done) {
   NetworkModule& net = network(plane);
   if (op.fused != CommOp::Fused::no) {
+    // moe.a2a is one of fused, hierarchical (node-forwarded) or collective.
+    if (op.node_forward) throw std::logic_error("a fused all_to_all_v cannot also be node-forwarded");
     // The kernel's fixed and per-peer costs first, then its stores move the bytes.
     CommOp plain = op;
     plain.fused = CommOp::Fused::no;
@@ -447,9 +450,7 @@ void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
         out[i] += sizes[i][j], in[j] += sizes[i][j];
         lat_out[i] = std::min(lat_out[i], l), lat_in[j] = std::min(lat_in[j], l);
       }
-    double T = 0;
-    for (size_t e = 0; e < n; ++e)
-      T = std::max(T, net.reserve_ports(EndpointId{group[e]}, out[e], in[e], lat_out[e], lat_in[e]));
+    const double T = net.reserve_aggregate(group, out, in, lat_out, lat_in);
     ++aggregated_;
     after(T, std::move(done));
     return;

@@ -109,16 +109,19 @@ class CommHub : public sc_core::sc_module {
   void run_stages(NetworkModule& net, std::shared_ptr<std::vector<Stage>> stages, size_t k,
                   std::function<void()> done, bool channel_limited);
   PlaneId plane_for(CommGroup kind, const std::vector<int>& members);
-  /// An all-to-all-v on an idle device-non-blocking plane whose senders split their bytes alike:
-  /// every port drains at its full rate from its first arrival, so the transfer ends at
-  ///   T = max over members e of  max(out_e / out_bw_e + lat_out_e,  in_e / in_bw_e + lat_in_e)
-  /// (lat: the shortest path latency from / to another member) — what the flow-level max-min
-  /// model gives, to 1e-9 (tests/sim/run/comm_hub_test.cpp), at O(n) instead of O(n^2) flows.
   /// transfer() once a fused kernel's own costs are paid; `library`: the bytes go through the
   /// communication library (NCCL), which adds its protocol costs (the size ramp) to them.
   void transfer_bytes(const CommOp& op, const std::vector<int>& group, PlaneId plane,
                       std::function<void()> done, bool library);
-  /// `ramp`: the library's protocol costs (library_ramp), none when null.
+  /// An all-to-all-v on a device-non-blocking plane with no flow in flight, whose senders split
+  /// their bytes alike: every port drains at its full rate from its first arrival, so alone on
+  /// idle ports the transfer ends at
+  ///   T = max over members e of  max(out_e / out_bw_e + lat_out_e,  in_e / in_bw_e + lat_in_e)
+  /// (lat: the shortest path latency from / to another member) — what the flow-level max-min
+  /// model gives, to 1e-9 (tests/sim/run/comm_hub_test.cpp), at O(n) instead of O(n^2) flows.
+  /// Aggregates in flight together queue on the ports (NetworkModule::reserve_aggregate).
+  /// `ramp`: the library's protocol costs (library_ramp: a lead before the bytes, wire bytes
+  /// / efficiency, a channel cap per sender), none when null.
   void run_aggregate(NetworkModule& net, const CommOp& op, const std::vector<int>& group,
                      std::function<void()> done, const Stage* ramp = nullptr);
   /// A node-forwarded all_to_all_v (op.node_forward; sim/run/node_forward.h): the scale-out
@@ -128,9 +131,10 @@ class CommHub : public sc_core::sc_module {
   void run_node_forward(const CommOp& op, const std::vector<int>& group, PlaneId plane,
                         std::function<void()> done);
   /// Runs an explicit traffic matrix (bytes from group[i] to group[j]) on `net`: in aggregate
-  /// on an idle device-non-blocking plane (each port drains its bytes at full rate:
-  /// T = max over members of max(out / out_bw + lat_out, in / in_bw + lat_in), the latencies
-  /// taken over the pairs that exchange bytes), else as one round of direct flows.
+  /// on a device-non-blocking plane with no flow in flight (each port drains its bytes at full
+  /// rate: T = max over members of max(out / out_bw + lat_out, in / in_bw + lat_in), the
+  /// latencies taken over the pairs that exchange bytes; queued behind aggregates in flight),
+  /// else as one round of direct flows.
   void run_matrix(NetworkModule& net, const std::vector<int>& group,
                   const std::vector<std::vector<double>>& sizes, std::function<void()> done);
   /// Per member of `group` on the plane of `net`: shortest path latency to and from another.

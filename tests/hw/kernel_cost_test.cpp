@@ -136,4 +136,14 @@ TEST_CASE("grouped_gemm_runs_persistent_waves_of_its_tile_by_group_size", "[cost
   // Memory: the kernel reaches grouped_efficiency of the HBM's sustained rate (weights stream).
   const KernelCost stream = kernel_cost(d, grouped(32, 1, 4096, 7168));
   CHECK(stream.bandwidth_cap == Approx(m.grouped_efficiency * d.backing_memory().sustained()));
+  // The rule is the bf16 kernel's: an fp8 grouped GEMM is costed as the dense one (stream-K),
+  // one launch, with the grouped bandwidth cap.
+  Op fp8 = grouped(8, 512, 4096, 7168);
+  fp8.dtype = Dtype::fp8;
+  Op dense = make_gemm("dense", 512, 4096, 7168, Dtype::bf16, 8);
+  dense.dtype = Dtype::fp8;
+  const KernelCost f = kernel_cost(d, fp8), g = kernel_cost(d, dense);
+  CHECK(f.compute_s == Approx(g.compute_s).epsilon(1e-12));
+  CHECK(f.kernels == g.kernels);
+  CHECK(f.bandwidth_cap == Approx(m.grouped_efficiency * d.backing_memory().sustained()));
 }

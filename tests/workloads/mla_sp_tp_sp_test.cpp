@@ -147,7 +147,7 @@ TEST_CASE("sp_tp_sp_ops_land_on_the_attention_stream_in_program_order", "[mla][s
   CHECK(depends(at["h0.attn.merge_heads"], at["h0.attn.heads_all_to_all"]));
 
   // Micro-batch overlap: the transfers are part of the attention half, on its stream (11) and
-  // core partition (1); the feed-forward half keeps its own (12, 2).
+  // core partition (1); the feed-forward half keeps its own (100, 2).
   const OpGraph o = build_graph(workload("{attention: sp_tp_sp, attention_group: 4, microbatches: 2}", 8,
                                          ", overlap: {attention: {matrix_units: 16, vector_units: 32}, "
                                          "ffn: {matrix_units: 8, vector_units: 16}}"));
@@ -159,7 +159,7 @@ TEST_CASE("sp_tp_sp_ops_land_on_the_attention_stream_in_program_order", "[mla][s
       CHECK(o[i].partition == 1);
       ++seen;
     }
-    if (n == "h0.mlp.down_proj") CHECK(o[i].stream == 12);
+    if (n == "h0.mlp.down_proj") CHECK(o[i].stream == 100);
   }
   CHECK(seen == 2 * 3);  // two micro-batches
 }

@@ -66,7 +66,9 @@ void overlapped_layers(StageProgram& s, const Dims& x, const LayerCall& call,
   // (DeepEP's low-latency kernels), so each micro-batch gets a feed-forward chain and stream of
   // its own: one micro-batch's combine in flight does not hold back the other's gate and dispatch.
   constexpr int kAttentionChain = 1, kFeedForwardChain = 2;
-  constexpr int kAttentionStream = 11, kFeedForwardStream = 12;
+  // Device streams 1 and 2 are the gradient and pipeline streams (workloads/layouts/); 11 the
+  // attention stream, 100 + j micro-batch j's feed-forward stream.
+  constexpr int kAttentionStream = 11, kFeedForwardStream = 100;
   s.g.set_partitions(s.w.overlap);
   const bool shared = s.w.overlap_shared_cores;
   const PipelineStage& st = s.stage();
