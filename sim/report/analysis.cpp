@@ -1,6 +1,7 @@
 #include "sim/report/analysis.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace orrery {
 
@@ -50,17 +51,36 @@ std::vector<Bottleneck> bottlenecks(const RankResult& r, const StepWindow& w) {
   };
   entry(r.resources.host);
   for (const auto& e : r.resources.engines) entry(e);
+  // The host and the engines are busy over the union of their ops' intervals: an engine runs
+  // one kernel at a time, but the network carries several transfers at once (two
+  // micro-batches' all-to-alls), which must not count twice.
+  std::map<std::string, std::vector<std::pair<double, double>>> spans;
+  auto span = [&](const std::string& name, double a, double b) {
+    entry(name);
+    a = std::max(a, w.start), b = std::min(b, w.end);
+    if (b > a) spans[name].emplace_back(a, b);
+  };
   for (size_t i = 0; i < r.records.size(); ++i) {
     const OpRecord& rec = r.records[i];
-    entry(r.resources.host).busy_s += clipped(rec.issue_start, rec.issue_end, w);
+    span(r.resources.host, rec.issue_start, rec.issue_end);
     if (g.op(i).kind == OpKind::Host || !in_window(rec, w)) continue;
-    entry(rec.engine).busy_s += clipped(rec.start, rec.end, w);
+    span(rec.engine, rec.start, rec.end);
     if (rec.level >= 0 && rec.memory_s > 0) {
       // The level is busy for the time its bytes need at sustained bandwidth, within the op.
       const double busy = std::min(rec.memory_s, rec.end - rec.start);
       entry(r.resources.memory[static_cast<size_t>(rec.level)]).busy_s +=
           clipped(rec.start, rec.start + busy, w);
     }
+  }
+  for (auto& [name, list] : spans) {
+    std::sort(list.begin(), list.end());
+    double covered = 0, end = -std::numeric_limits<double>::infinity();
+    for (const auto& [a, b] : list) {
+      if (b <= end) continue;
+      covered += b - std::max(a, end);
+      end = b;
+    }
+    table[name].busy_s += covered;
   }
   // Critical path: from the op that finished last, walk back through whichever predecessor
   // (data dependency or stream order) finished last; gaps go to what the op waited for.

@@ -202,6 +202,12 @@ TEST_CASE("shared_cores_give_each_micro_batch_its_own_moe_stream_and_the_oldest_
   REQUIRE(end(dispatch[0]) < end(sdpa[1]));  // micro-batch 0's tokens arrived during micro-batch 1's attention
   CHECK(start(experts[0]) >= end(sdpa[1]) - 1e-12);
   CHECK(start(experts[0]) < start(w_uv[1]));
+  // Overlapping transfers count once in the network's busy time: no resource is busy more
+  // than the whole step.
+  for (const auto& b : r["bottlenecks"]) {
+    INFO(b["resource"].get<std::string>());
+    CHECK(b["busy_fraction"].get<double>() <= 1 + 1e-9);
+  }
 }
 
 TEST_CASE("split_cores_keep_one_moe_stream_whose_transfers_never_overlap", "[overlap][moe]") {
