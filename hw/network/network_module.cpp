@@ -433,9 +433,8 @@ double NetworkModule::reserve_aggregate(const std::vector<int>& members, const s
     const EndpointId e{members[j]};
     const Ports cap = ports(e);
     if (!(in[j] > 0) || cap.in_bw <= 0) continue;
-    const auto [start, end] = book(ports_[e.index()].in, in[j], cap.in_bw, cap.in_bw, first_send + lat_in[j],
-                                   clock(members[j]).in_free, false);
-    (void)start;
+    const double end = book(ports_[e.index()].in, in[j], cap.in_bw, cap.in_bw, first_send + lat_in[j],
+                            clock(members[j]).in_free, false).second;
     T = std::max(T, end - now);
   }
   return T;

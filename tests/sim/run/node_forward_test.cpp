@@ -214,6 +214,16 @@ out: {topology: switch, link_bandwidth: 50 GB/s, link_latency: 1 us, efficiency:
   return out;
 }
 
+/// A hub on `planes` (kept alive by the caller), in aggregate or expanded into max-min flows.
+std::unique_ptr<CommHub> make_hub(const std::string& name, const std::vector<Plane>& planes, bool flows_only) {
+  static const ParallelSpec par;
+  auto hub = std::make_unique<CommHub>(name.c_str(), par, planes, std::vector<int>{});
+  hub->set_flows_only(flows_only);
+  return hub;
+}
+
+double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
 }  // namespace
 
 TEST_CASE("hub_runs_both_hops_at_once_and_the_aggregate_matches_max_min_flows", "[moe][network][comm_hub]") {
@@ -236,7 +246,6 @@ TEST_CASE("hub_runs_both_hops_at_once_and_the_aggregate_matches_max_min_flows", 
   CHECK(agg.aggregated() == 2);
   // Bytes charged per plane: each byte on two links (up and down through the switch).
   const auto bytes = agg.link_bytes();
-  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
   CHECK(sum(bytes[1]) == Approx(2 * 4 * Ts * 5 / 6).epsilon(1e-9));
   CHECK(sum(bytes[0]) == Approx(2 * 4 * b / 2).epsilon(1e-9));
 }
@@ -263,12 +272,10 @@ TEST_CASE("skewed_node_forwarded_transfers_end_in_aggregate_when_max_min_flows_d
   // Four hubs on copies of the same system: dispatch and combine, each in aggregate and
   // expanded into max-min flows; skewed shares (node 0 receives 70% of the rows).
   static std::vector<Plane> planes[4];
-  ParallelSpec par;
   std::vector<std::unique_ptr<CommHub>> hubs;
   for (int h = 0; h < 4; ++h) {
     planes[h] = two_plane_system();
-    hubs.push_back(std::make_unique<CommHub>(("hub" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
-    hubs.back()->set_flows_only(h % 2 == 1);
+    hubs.push_back(make_hub("hub" + std::to_string(h), planes[h], h % 2 == 1));
   }
   const std::vector<double> share = {0.45, 0.25, 0.2, 0.1};
   double end[4] = {-1, -1, -1, -1};
@@ -290,12 +297,10 @@ TEST_CASE("overlapping_aggregated_all_to_alls_queue_on_the_ports_and_end_with_ma
   // served); as max-min flows the two share the ports and both end when the second does. The
   // work is the same, so the second aggregate ends with the flows.
   static std::vector<Plane> planes[2];
-  ParallelSpec par;
   std::vector<std::unique_ptr<CommHub>> hubs;
   for (int h = 0; h < 2; ++h) {
     planes[h] = two_plane_system();
-    hubs.push_back(std::make_unique<CommHub>(("q" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
-    hubs.back()->set_flows_only(h == 1);
+    hubs.push_back(make_hub("q" + std::to_string(h), planes[h], h == 1));
   }
   CommOp flat = a2a(12e6, {0.25, 0.25, 0.25, 0.25}, routing(4, 2));
   flat.node_forward = nullptr;
@@ -313,7 +318,6 @@ TEST_CASE("overlapping_aggregated_all_to_alls_queue_on_the_ports_and_end_with_ma
   CHECK(end[1][0] == Approx(2 * one + 2e-6).epsilon(1e-3));
   CHECK(end[1][1] == Approx(2 * one + 2e-6).epsilon(1e-3));
   // Both ways count every byte once per port link.
-  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
   CHECK(sum(hubs[0]->link_bytes()[1]) == Approx(2 * 2 * 4 * 12e6 * 0.75).epsilon(1e-9));
 }
 
@@ -322,7 +326,6 @@ TEST_CASE("a_library_all_to_all_pays_the_protocol_in_aggregate_as_in_flows", "[m
   // wire, 5 us per call): in aggregate and as max-min flows the same end, every byte on the wire
   // twice, and at least the base latency and the payload's time again over the plain transfer.
   static std::vector<Plane> planes[3];
-  ParallelSpec par;
   std::vector<std::unique_ptr<CommHub>> hubs;
   const std::string ll = "ll_efficiency: 0.5, ll_base_latency: 5 us, ll_step_latency: 0 us, ll_slice: 0 B, ";
   for (int h = 0; h < 3; ++h) {
@@ -330,8 +333,7 @@ TEST_CASE("a_library_all_to_all_pays_the_protocol_in_aggregate_as_in_flows", "[m
                                               (h < 2 ? ll : "") + "efficiency: 0.9, traffic: [expert]}",
                                           "test");
     planes[h] = {build_plane(Section(doc["out"], "planes.out", plane_params()), "out", SystemShape{4, 4, 0})};
-    hubs.push_back(std::make_unique<CommHub>(("lib" + std::to_string(h)).c_str(), par, planes[h], std::vector<int>{}));
-    hubs.back()->set_flows_only(h == 1);
+    hubs.push_back(make_hub("lib" + std::to_string(h), planes[h], h == 1));
   }
   CommOp op = a2a(12e6, {0.25, 0.25, 0.25, 0.25}, routing(4, 2));
   op.node_forward = nullptr;
@@ -345,7 +347,6 @@ TEST_CASE("a_library_all_to_all_pays_the_protocol_in_aggregate_as_in_flows", "[m
   CHECK(end[2] == Approx(payload + 2e-6).epsilon(1e-6));  // no protocol: the plain port model
   CHECK(end[0] == Approx(end[1]).epsilon(1e-3));
   CHECK(end[0] >= end[2] + 5e-6 + payload - 1e-9);
-  auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
   CHECK(sum(hubs[0]->link_bytes()[0]) == Approx(2 * sum(hubs[2]->link_bytes()[0])).epsilon(1e-9));
   CHECK(sum(hubs[1]->link_bytes()[0]) == Approx(2 * sum(hubs[2]->link_bytes()[0])).epsilon(1e-6));
 }
