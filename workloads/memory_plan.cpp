@@ -258,6 +258,11 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
                                       "qk_rope_head_dim = {}) x {} B", g, m.T, width, m.ab)});
   }
   const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
+  if (w.phase == Phase::prefill && w.prefill_all_logits && m.last)
+    // logits: all returns a micro-batch's bf16 logits at every prompt position (the last
+    // positions' are in the workspace below).
+    plan.items.push_back({"logits", (m.T - m.B / m.mb) * m.V / m.tp * m.ab,
+                          "bf16 logits of every prompt position but the last (logits: all)"});
   // Largest transients: the q/k/v outputs (3d; Llama: h*hd + 2 kv width) and the MLP's inner
   // tensors (f; SwiGLU: gate, up and silu output alive together, 3f), two residual-dtype rows.
   const ModelSpec& md = w.model;

@@ -36,6 +36,7 @@ const ParamTable& workload_params() {
           {"batch", ParamType::Integer, Dim::Dimensionless, "1", "sequences per step"},
           {"seq_len", ParamType::Integer, Dim::Dimensionless, "1024", "tokens per sequence (decode: prompt length already in the KV cache)"},
           {"decode_tokens", ParamType::Integer, Dim::Dimensionless, "16", "decode: tokens generated"},
+          {"logits", ParamType::Enum, Dim::Dimensionless, "", "prefill: prompt positions the LM head runs over. all: every position, as a plain Hugging Face forward model(input_ids) returns them; last: each sequence's last position only (serving engines). Default: all with framework eager, last with graph", {"last", "all"}, true},
           {"precision", ParamType::Enum, Dim::Dimensionless, "bf16", "compute precision of matmuls (autocast dtype)", dtype_names()},
           {"weights", ParamType::Enum, Dim::Dimensionless, "fp32", "dtype the weights are stored in; differing from precision means autocast casts them every forward (fp32 master weights)", dtype_names()},
           {"optimizer", ParamType::Enum, Dim::Dimensionless, "adamw", "train: optimizer (adamw is PyTorch's fused AdamW)", {"adamw", "sgd", "none"}},
@@ -59,7 +60,7 @@ const ParamTable& workload_params() {
           {"model", kModelPhases}, {"batch", kModelPhases}, {"seq_len", kModelPhases},
           {"precision", kModelPhases}, {"weights", kModelPhases}, {"iterations", kModelPhases},
           {"parallel", kModelPhases}, {"moe", kModelPhases},
-          {"decode_tokens", {"decode"}}, {"mtp", {"decode"}},
+          {"decode_tokens", {"decode"}}, {"mtp", {"decode"}}, {"logits", {"prefill"}},
           {"optimizer", {"train"}}, {"grad_accum", {"train"}}, {"dropout", {"train", "block"}},
           {"backward", {"block"}},
           {"framework", {"train", "prefill", "decode", "block", "microbench"}},
@@ -308,6 +309,9 @@ WorkloadSpec read_workload(const YAML::Node& node, const std::string& path, int 
   const std::string opt = s.string("optimizer");
   w.optimizer = opt == "adamw" ? Optimizer::adamw : opt == "sgd" ? Optimizer::sgd : Optimizer::none;
   w.framework = s.string("framework") == "graph" ? Framework::graph : Framework::eager;
+  // Without the key, eager (a Hugging Face forward) computes every position's logits and a
+  // captured-graph serving engine only the sampled ones.
+  w.prefill_all_logits = s.has("logits") ? s.string("logits") == "all" : w.framework == Framework::eager;
   w.backward = s.boolean("backward");
   w.dropout = s.boolean("dropout");
   w.iterations = s.integer("iterations");

@@ -70,3 +70,25 @@ TEST_CASE("neox_blocks_have_rotary_and_parallel_residual", "[graph]") {
   CHECK(rotary == 8);
   CHECK(add_1 == 0);
 }
+
+TEST_CASE("prefill_lm_head_runs_over_every_position_or_only_the_last", "[graph]") {
+  // GPT-2 (tied head, d 768, V 50257), 3 prompts of 64 tokens: the head GEMM is
+  // 2 x rows x d x V, rows = 3 x 64 (a plain forward, eager's default) or 3 (serving, graph's).
+  auto head_flops = [](const std::string& yaml) {
+    const OpGraph g = build_graph(workload(yaml));
+    double f = 0;
+    for (size_t i = 0; i < g.size(); ++i)
+      if (g[i].name == "lm_head" && g[i].kind == OpKind::Gemm) f += g[i].flops;
+    return f;
+  };
+  const std::string base = "{model: gpt2, phase: prefill, batch: 3, seq_len: 64";
+  const double per_row = 2.0 * 768 * 50257;
+  CHECK(head_flops(base + "}") == Approx(3 * 64 * per_row));
+  CHECK(head_flops(base + ", logits: last}") == Approx(3 * per_row));
+  CHECK(head_flops(base + ", framework: graph}") == Approx(3 * per_row));
+  CHECK(head_flops(base + ", framework: graph, logits: all}") == Approx(3 * 64 * per_row));
+  // Every layer's matmuls are untouched: the difference is the head alone.
+  CHECK(gemm_flops(build_graph(workload(base + "}")), Pass::Forward) -
+            gemm_flops(build_graph(workload(base + ", logits: last}")), Pass::Forward) ==
+        Approx(3 * 63 * per_row));
+}

@@ -58,3 +58,13 @@ TEST_CASE("a_workload_that_does_not_fit_reports_the_breakdown", "[memory]") {
                         Catch::Contains("weights") && Catch::Contains("device capacity"));
   CHECK_NOTHROW(check_fits(p, 1e15, "huge"));
 }
+
+TEST_CASE("a_forward_over_every_position_keeps_its_logits", "[memory]") {
+  // 4 prompts of 128 tokens, GPT-2's 50,257-wide vocabulary in bf16: the logits of the
+  // 4 x 127 positions that are not sampled.
+  const MemoryPlan all = plan_memory(workload("{model: gpt2, phase: prefill, batch: 4, seq_len: 128, logits: all}"));
+  const MemoryPlan last = plan_memory(workload("{model: gpt2, phase: prefill, batch: 4, seq_len: 128, logits: last}"));
+  CHECK(item(all, "logits") == Approx(4.0 * 127 * 50257 * 2));
+  CHECK(item(last, "logits") == -1);
+  CHECK(all.peak - last.peak == Approx(4.0 * 127 * 50257 * 2));
+}

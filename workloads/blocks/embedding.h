@@ -11,8 +11,10 @@ namespace orrery::transformer {
 [[nodiscard]] double embedding_gradients(const ModelSpec& m);
 
 /// ln_f, lm_head (vocab-parallel), logits.float(), and the cross-entropy loss (`loss`) or the
-/// logits for sampling (generation: only the last token of each sequence).
-[[nodiscard]] Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward);
+/// logits for sampling (generation: only the last token of each sequence). `every_position`:
+/// the LM head runs over every token (a plain forward's logits), still sampling the last.
+[[nodiscard]] Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward,
+                               bool every_position = false);
 /// Parameters of the head (DDP reduces them first): ln_f (LayerNorm 2d, RMSNorm d), and the LM head unless it is the
 /// embedding table of this same stage (tied).
 [[nodiscard]] double head_gradients(const BlockContext& c);

@@ -23,7 +23,7 @@ void prefill(StageProgram& s, int it) {
     }
     overlapped_layers(s, x, {}, ready);
     for (int j = 0; j < m; ++j) {
-      s.forward(head_block(c, x, false, true), -1);
+      s.forward(head_block(c, x, false, true, s.w.prefill_all_logits), -1);
       s.bookkeeping(x.B);
     }
     s.g.join_side();
@@ -36,7 +36,7 @@ void prefill(StageProgram& s, int it) {
     for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {}), l);
     if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, tag);
     if (st.last()) {
-      s.forward(head_block(c, x, false, true), -1);
+      s.forward(head_block(c, x, false, true, s.w.prefill_all_logits), -1);
       s.bookkeeping(x.B);
     }
   }
