@@ -73,19 +73,27 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
 /// reduces the partial tiles one after another (gemm_k_splits); a grouped GEMM reaches a
 /// grouped_efficiency fraction of the serving memory's sustained bandwidth (its compute is the
 /// grouped kernel's persistent waves when the device declares that kernel, and its kernels
-/// include the kernel's setup launches: gemm_kernels):
+/// include the kernel's setup launches: gemm_kernels); a GEMM whose row strides are not
+/// aligned (GPT-2's 50,257-wide vocabulary) cannot use vectorised or TMA copies, and above a
+/// few rows (unaligned_gemv_max_m, where the library switches from a matrix-vector kernel to
+/// a GEMM kernel) streams at unaligned_bandwidth, the rate its element-wise loads sustain (a
+/// property of the SMs, not of the memory):
 ///   t = kernels * (kernel_overhead + latency) + pipeline_latency + (split - 1) * split_k_fixup
-///       + max(compute, bytes / (sustained * (grouped ? grouped_efficiency : 1)))
-/// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles.
+///       + max(compute, bytes / bw),
+///   bw = grouped ? grouped_efficiency * sustained
+///      : (unaligned and M > unaligned_gemv_max_m) ? min(sustained, unaligned_bandwidth) : sustained
+/// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles; the
+/// unaligned regimes are read off the H200 and H100 LM-head rows (docs/validation.md).
 KernelCost gemm_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
   const MatrixEngineSpec& m = dev.matrix_engine();
   c.engine = EngineKind::Matrix;
   c.compute_s = gemm_compute_time(m, op.gemm, op.dtype);
   c.overhead_s += m.pipeline_latency;  // the GEMM kernel's (a split-K reduction is element-wise)
   c.overhead_s += (gemm_k_splits(m, op.gemm, op.dtype) - 1) * m.split_k_fixup;
-  if (op.gemm.grouped)
-    c.bandwidth_cap = std::min(c.bandwidth_cap, m.grouped_efficiency *
-                                                    dev.memory[static_cast<size_t>(c.level)].sustained());
+  const double sustained = dev.memory[static_cast<size_t>(c.level)].sustained();
+  if (op.gemm.grouped) c.bandwidth_cap = std::min(c.bandwidth_cap, m.grouped_efficiency * sustained);
+  if (!op.gemm.aligned(m.alignment_elements) && op.gemm.m > m.unaligned_gemv_max_m)
+    c.bandwidth_cap = std::min(c.bandwidth_cap, m.unaligned_bandwidth);
   return c;
 }
 

@@ -10,6 +10,7 @@ Runs the real simulator (build/orrery) on the workloads tools/microbench_workloa
   python3 tools/fit_h200.py --fit chain,gemm      # coordinate search on those categories'
                                                   # parameters (see FIT), then print the errors
   python3 tools/fit_h200.py --system h100-sxm --only lowp_h100   # the H100 low-precision rows
+  python3 tools/fit_h200.py --fit unaligned --set unaligned_bandwidth=1000 --set unaligned_gemv_max_m=4
   python3 tools/fit_h200.py --fit rows --set row_blocks=4 ...     # the row-reduction constants
                                                   # (every ROW_PARAMS name needs a start value)
                                                   # on the element-wise category's rows
@@ -58,6 +59,8 @@ PARAMS = {
     "unit_bandwidth": (DEV + "unit_bandwidth", "GB/s"),
     "max_efficiency": (TENSOR + "max_efficiency", ""),
     "unaligned_efficiency": (TENSOR + "unaligned_efficiency", ""),
+    "unaligned_bandwidth": (TENSOR + "unaligned_bandwidth", "GB/s"),
+    "unaligned_gemv_max_m": (TENSOR + "unaligned_gemv_max_m", ""),
     "graph_launch": (DEV + "graph_launch", "us"),
     "pipeline_latency": (TENSOR + "pipeline_latency", "us"),
     "split_k_fixup": (TENSOR + "split_k_fixup", "us"),
@@ -93,6 +96,9 @@ FIT = {
     "attention": ["decode_flash_latency", "decode_masked_latency", "decode_flash_bandwidth",
                   "decode_masked_bandwidth"],
     "grouped": ["grouped_efficiency"],
+    # the unaligned GEMM kernel's streaming rate, on the gemm rows (unaligned_gemv_max_m is
+    # read off them: the LM-head rows step up between M = 4 and M = 8)
+    "unaligned": ["unaligned_bandwidth"],
     "lowp_h200": ["fp8_efficiency", "int8_efficiency"],
     "lowp_h100": ["fp8_efficiency", "int8_efficiency"],
 }
@@ -102,7 +108,7 @@ def set_args(overrides):
     args = []
     for k, v in overrides.items():
         path, unit = PARAMS[k]
-        v = int(v) if k == "split_k_max_m" else v
+        v = int(v) if k in ("split_k_max_m", "unaligned_gemv_max_m") else v
         args += ["--set", f"{path}={v}{' ' + unit if unit else ''}"]
     return args
 
@@ -144,7 +150,7 @@ def main():
         for k in names:
             if k not in cur:
                 raise SystemExit(f"give a start value: --set {k}=...")
-        data = "elementwise" if cat == "rows" else cat  # the fit's rows
+        data = {"rows": "elementwise", "unaligned": "gemm"}.get(cat, cat)  # the fit's rows
         best = mae(errors(args.system, data, cur)[0])
         step = 0.2
         while step > 0.004:
@@ -152,7 +158,7 @@ def main():
             for k in names:
                 for f in (1 - step, 1 + step):
                     trial = dict(cur, **{k: round(cur[k] * f, 4)})
-                    if k.endswith("efficiency") or k.endswith("bandwidth") and "unit" not in k:
+                    if k.endswith("efficiency") or k.endswith("bandwidth") and "unit" not in k and "unaligned" not in k:
                         if trial[k] > 1:
                             continue
                     if k == "row_blocks" and trial[k] < 1:

@@ -22,6 +22,8 @@ const ParamTable& matrix_engine_params() {
           {"efficiency", ParamType::QuantityMap, Dim::Dimensionless, "", "per-dtype override of max_efficiency (a datapath that reaches a different fraction, e.g. fp32 on SIMT cores)", dtype_names(), true},
           {"attention_efficiency", ParamType::Real, Dim::Dimensionless, "0.65", "fraction of peak for the matmuls of fused (flash) attention"},
           {"unaligned_efficiency", ParamType::Real, Dim::Dimensionless, "1", "factor applied when an operand's row stride is not a multiple of alignment (no vectorised/TMA loads)"},
+          {"unaligned_bandwidth", ParamType::Quantity, Dim::Bandwidth, "", "rate at which an unaligned GEMM kernel streams its operands, bound by its element-wise loads (no vectorised/TMA copies), for M above unaligned_gemv_max_m; absent: the memory's rate", {}, true},
+          {"unaligned_gemv_max_m", ParamType::Integer, Dim::Dimensionless, "0", "unaligned GEMMs with M at or below this run the library's matrix-vector kernel, which streams at full bandwidth (cuBLAS: a few rows); 0: none", {}, false, 0, true},
           {"alignment", ParamType::Integer, Dim::Dimensionless, "8", "elements a dimension must be a multiple of for the fast path"},
           {"min_split_k", ParamType::Integer, Dim::Dimensionless, "256", "smallest K slice when K is split across idle units"},
           {"split_k_max_m", ParamType::Integer, Dim::Dimensionless, "0", "GEMMs with M at or below this run as split-K plus a separate reduction kernel (one more launch); 0: never", {}, false, 0, true},
@@ -120,6 +122,8 @@ MatrixEngineSpec read_matrix_engine(const Section& s, const std::string& name) {
   e.decode.flash_bandwidth = s.real("decode_flash_bandwidth");
   e.decode.masked_latency = s.quantity("decode_masked_latency");
   e.decode.masked_bandwidth = s.real("decode_masked_bandwidth");
+  if (s.has("unaligned_bandwidth")) e.unaligned_bandwidth = s.quantity("unaligned_bandwidth");
+  e.unaligned_gemv_max_m = static_cast<int>(s.integer("unaligned_gemv_max_m"));
   for (const char* k : {"grouped_efficiency", "decode_flash_bandwidth", "decode_masked_bandwidth"})
     if (s.real(k) > 1) s.fail(k, "a fraction cannot exceed 1");
   YAML::Node tiles = s.node("tiles");

@@ -1,6 +1,7 @@
 // The matrix engine (tensor cores, MME, cube units): GEMMs and the matrix part of attention.
 #pragma once
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,6 +57,8 @@ struct MatrixEngineSpec {
   std::map<Dtype, double> efficiency; // per-dtype override of max_efficiency (e.g. SIMT fp32)
   double attention_efficiency = 1;    // same, for fused (flash) attention's two matmuls
   double unaligned_efficiency = 1;    // extra factor when a dimension is not a multiple of alignment
+  double unaligned_bandwidth = std::numeric_limits<double>::infinity();  // B/s an unaligned GEMM kernel streams
+  int unaligned_gemv_max_m = 0;       // M at or below which an unaligned GEMM runs a GEMV at full bandwidth
   int alignment_elements = 8;         // elements (16 bytes of bf16)
   int min_split_k = 256;              // smallest K slice when K is split across idle units
   bool stream_k = false;              // work split evenly over units (no wave quantisation)

@@ -1,5 +1,7 @@
 #include "hw/kernel_cost.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "sim/config/yaml_doc.h"
@@ -49,6 +51,27 @@ TEST_CASE("unaligned_row_stride_takes_the_slow_path", "[cost]") {
   // ...unless A is read transposed (a weight gradient dW = dY^T X), where M is A's stride.
   const double dw = kernel_cost(d, make_gemm("dw", 50257, 1600, 4096, Dtype::bf16, 1, true)).compute_s;
   CHECK(dw > 4 * aligned);
+}
+
+TEST_CASE("an_unaligned_gemm_above_a_few_rows_streams_at_its_load_rate", "[cost]") {
+  DeviceSpec d = h100();
+  MatrixEngineSpec& m = d.matrix.front();
+  m.unaligned_bandwidth = 1e12;  // 1 TB/s, below the HBM's sustained rate
+  m.unaligned_gemv_max_m = 4;
+  // GPT-2's LM head at M = 16: a 768 x 50,257 bf16 weight streamed (the 77 MB dominate).
+  const Op head = make_gemm("lm_head", 16, 50257, 768, Dtype::bf16);
+  const KernelCost c = kernel_cost(d, head);
+  CHECK(c.bandwidth_cap == Approx(1e12));
+  CHECK(c.duration(d.backing_memory().sustained()) == Approx(c.overhead_s + head.bytes / 1e12));
+  // M = 4 runs the matrix-vector kernel: the memory's rate.
+  CHECK(kernel_cost(d, make_gemm("gemv", 4, 50257, 768, Dtype::bf16)).bandwidth_cap > 1e15);
+  // The aligned head (50,264 columns) is not limited either.
+  CHECK(kernel_cost(d, make_gemm("aligned", 16, 50264, 768, Dtype::bf16)).bandwidth_cap > 1e15);
+  // A bound above the memory's rate changes nothing.
+  m.unaligned_bandwidth = 1e14;
+  const KernelCost fast = kernel_cost(d, head);
+  CHECK(fast.duration(d.backing_memory().sustained()) ==
+        Approx(fast.overhead_s + std::max(fast.compute_s, head.bytes / d.backing_memory().sustained())));
 }
 
 TEST_CASE("wave_scheduler_quantises_and_stream_k_does_not", "[cost]") {
