@@ -81,10 +81,13 @@ PARAMS = {
     "row_latency_select": (VECTOR + "row_latency.select", "us"),
     "row_blocks": (VECTOR + "row_blocks", ""),
     "row_storage": (VECTOR + "row_storage", "KB"),
+    "row_threads": (VECTOR + "row_threads", ""),
+    "row_bandwidth_softmax_block": (VECTOR + "row_bandwidth.softmax_block", "GB/s"),
+    "row_latency_softmax_block": (VECTOR + "row_latency.softmax_block", "us"),
 }
 ROW_PARAMS = ["row_bandwidth_norm", "row_bandwidth_softmax", "row_bandwidth_select",
               "row_latency_norm", "row_latency_softmax", "row_latency_select", "row_blocks",
-              "row_storage"]
+              "row_storage", "row_threads"]
 FIT = {
     "chain": ["kernel_overhead", "l2_efficiency"],
     "elementwise": ["graph_launch"],
@@ -96,6 +99,9 @@ FIT = {
     "attention": ["decode_flash_latency", "decode_masked_latency", "decode_flash_bandwidth",
                   "decode_masked_bandwidth"],
     "grouped": ["grouped_efficiency"],
+    # the block-per-row softmax (rows longer than 2,048) and the threads a unit holds, on the
+    # element-wise rows, after "rows"
+    "block_softmax": ["row_latency_softmax_block", "row_bandwidth_softmax_block", "row_threads"],
     # the unaligned GEMM kernel's streaming rate, on the gemm rows (unaligned_gemv_max_m is
     # read off them: the LM-head rows step up between M = 4 and M = 8)
     "unaligned": ["unaligned_bandwidth"],
@@ -150,7 +156,7 @@ def main():
         for k in names:
             if k not in cur:
                 raise SystemExit(f"give a start value: --set {k}=...")
-        data = {"rows": "elementwise", "unaligned": "gemm"}.get(cat, cat)  # the fit's rows
+        data = {"rows": "elementwise", "block_softmax": "elementwise", "unaligned": "gemm"}.get(cat, cat)
         best = mae(errors(args.system, data, cur)[0])
         step = 0.2
         while step > 0.004:

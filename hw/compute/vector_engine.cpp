@@ -17,10 +17,11 @@ const ParamTable& vector_engine_params() {
           {"peak", ParamType::QuantityMap, Dim::Throughput, "", "peak per dtype (an FMA counts 2)", dtype_names()},
           {"units", ParamType::Integer, Dim::Dimensionless, "", "parallel cores (vector cores; default: the matrix engine's units, as a GPU's SMs hold both); used to split the device into core partitions", {}, true},
           {"attention_score_cost", ParamType::Real, Dim::Dimensionless, "16", "vector FLOP-equivalents spent per attention score in fused attention (exp on the special-function unit, max, scale, sum)"},
-          {"row_bandwidth", ParamType::QuantityMap, Dim::Bandwidth, "", "row reductions, per kernel family (norm: LayerNorm/RMSNorm, softmax, select: argmax/top-k): bytes/s one warp of a row group draws while it streams its row (its loads in flight / memory latency); a row group of w warps draws w times this (row_mapping: PyTorch's launch rule gives the warps per row); the four row_* keys come together (absent: row reductions cost as streaming kernels)", {"norm", "softmax", "select"}, true},
-          {"row_latency", ParamType::QuantityMap, Dim::Time, "", "row reductions, per kernel family: fixed time per row (the block-wide reduction tree: log2(threads) shuffle and barrier steps, and the dependent pass that follows)", {"norm", "softmax", "select"}, true},
+          {"row_bandwidth", ParamType::QuantityMap, Dim::Bandwidth, "", "row reductions, per kernel family (norm: LayerNorm/RMSNorm, softmax, select: argmax/top-k; optionally softmax_block, the block-per-row softmax of long rows, else softmax's value): bytes/s one warp of a row group draws while it streams its row (its loads in flight / memory latency); a row group of w warps draws w times this (row_mapping: PyTorch's launch rule gives the warps per row); the four row_* keys come together (absent: row reductions cost as streaming kernels)", {"norm", "softmax", "softmax_block", "select"}, true},
+          {"row_latency", ParamType::QuantityMap, Dim::Time, "", "row reductions, per kernel family: fixed time per row (the block-wide reduction tree: log2(threads) shuffle and barrier steps, and the dependent pass that follows)", {"norm", "softmax", "softmax_block", "select"}, true},
           {"row_blocks", ParamType::Real, Dim::Dimensionless, "", "row reductions: thread blocks of rows one unit holds at once (its block and thread slots); a block holds one row or, for short rows, several (row_mapping)", {}, true},
           {"row_storage", ParamType::Quantity, Dim::Bytes, "", "row reductions: on-chip bytes per unit (registers + shared memory) that hold rows in flight; a unit holds at most row_storage / (bytes of the rows of one block) blocks", {}, true},
+          {"row_threads", ParamType::Real, Dim::Dimensionless, "", "row reductions: threads of these kernels one unit holds at once (its register file over their registers per thread); a unit holds at most row_threads / (threads of one block) blocks, so a 1,024-thread block per row can run alone; absent: no limit", {}, true},
       }};
   return t;
 }
@@ -45,10 +46,16 @@ VectorEngineSpec read_vector_engine(const Section& s, const std::string& name) {
                           row_reduce_name(f) + " is missing)");
         (std::string(key) == "row_bandwidth" ? v.row_bandwidth : v.row_latency)[f] = it->second;
       }
+      if (auto it = m.find("softmax_block"); it != m.end())
+        (std::string(key) == "row_bandwidth" ? v.block_softmax_bandwidth : v.block_softmax_latency) = it->second;
     }
     v.row_blocks = s.real("row_blocks");
     if (v.row_blocks < 1) s.fail("row_blocks", "at least 1");
     v.row_storage = s.quantity("row_storage");
+    if (s.has("row_threads")) {
+      v.row_threads = s.real("row_threads");
+      if (v.row_threads < 32) s.fail("row_threads", "at least one warp (32)");
+    }
   }
   if (s.has("units")) {
     v.units = static_cast<int>(s.integer("units"));
@@ -84,6 +91,7 @@ RowMapping row_mapping(RowReduce f, double rows, double row_len, double elem_byt
   switch (f) {
     case RowReduce::norm:
       m.threads = 128;  // vectorized_layer_norm_kernel: threads(warp, num_threads() / warp), one row
+      m.block_threads = 128;
       return m;
     case RowReduce::softmax:
       if (row_len <= 2048 && row_len * elem_bytes <= 8192) {
@@ -91,8 +99,11 @@ RowMapping row_mapping(RowReduce f, double rows, double row_len, double elem_byt
         const double p2 = pow2_ceil(row_len);
         m.threads = std::min(p2, 32.0);
         m.rows_per_block = 128 / m.threads * (p2 <= 128 ? 2 : 1);
+        m.block_threads = 128;
       } else {
         m.threads = std::ceil(std::min(row_len, 1024.0) / 32) * 32;  // one block per row
+        m.block_threads = m.threads;
+        m.block_per_row = true;
       }
       return m;
     case RowReduce::select: {
@@ -109,6 +120,7 @@ RowMapping row_mapping(RowReduce f, double rows, double row_len, double elem_byt
         m.threads = bw;
         m.rows_per_block = bh;
       }
+      m.block_threads = bw * bh;
       return m;
     }
     case RowReduce::none:
@@ -125,9 +137,14 @@ double row_reduction_time(const VectorEngineSpec& v, int units, RowReduce f, dou
   const RowMapping m = row_mapping(f, rows, row_len, elem_bytes);
   const double p = m.rows_per_block, s = m.blocks_per_row, warps = m.threads / 32;
   const double blocks = std::ceil(rows / p) * s;
-  const double resident = std::clamp(v.row_storage / (row_len * elem_bytes * p / s), 1.0, v.row_blocks);
+  double fit = v.row_storage / (row_len * elem_bytes * p / s);
+  if (v.row_threads > 0) fit = std::min(fit, v.row_threads / m.block_threads);
+  const double resident = std::clamp(fit, 1.0, v.row_blocks);
   const double active = std::min(blocks, units * resident);
-  const double t_block = v.row_latency.at(f) + (bytes / rows / s) / (warps * v.row_bandwidth.at(f));
+  const bool own = m.block_per_row && v.block_softmax_bandwidth > 0;
+  const double latency = m.block_per_row && v.block_softmax_latency > 0 ? v.block_softmax_latency : v.row_latency.at(f);
+  const double bandwidth = own ? v.block_softmax_bandwidth : v.row_bandwidth.at(f);
+  const double t_block = latency + (bytes / rows / s) / (warps * bandwidth);
   return blocks / active * t_block;
 }
 

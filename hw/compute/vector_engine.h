@@ -21,6 +21,9 @@ struct VectorEngineSpec {
   std::map<RowReduce, double> row_latency;    // s per row: the block-wide reduction steps
   double row_blocks = 0;                      // thread blocks of rows one unit holds at once
   double row_storage = 0;                     // on-chip bytes per unit holding rows in flight
+  double row_threads = 0;                     // threads of row kernels one unit holds (0: no limit)
+  // The block-per-row softmax (long rows) is a kernel of its own; 0: softmax's constants.
+  double block_softmax_bandwidth = 0, block_softmax_latency = 0;
   [[nodiscard]] bool models_rows() const { return row_blocks > 0; }
 };
 
@@ -38,6 +41,8 @@ struct RowMapping {
   double threads = 0;         // threads that stream one row (its share when split)
   double rows_per_block = 1;  // rows one thread block reduces side by side
   double blocks_per_row = 1;  // thread blocks that split one row (a global-memory combine)
+  double block_threads = 0;   // threads of one thread block (what occupies a unit's thread slots)
+  bool block_per_row = false; // softmax: the block-per-row kernel (its own constants), not the warp one
 };
 
 /// The launch rule of PyTorch's CUDA kernels of family `f` for `rows` rows of `row_len`
@@ -69,7 +74,8 @@ struct RowMapping {
 /// loads in flight: Little's law), a thread block holds p row groups, and a unit holds as many
 /// blocks as its on-chip storage and its block slots allow, so few rows leave units idle:
 ///   blocks   = ceil(rows / p) * s                                  (s = blocks per row)
-///   resident = clamp(row_storage / (row_bytes * p / s), 1, row_blocks)   blocks per unit
+///   resident = clamp(min(row_storage / (row_bytes * p / s), row_threads / block_threads),
+///                    1, row_blocks)                                blocks per unit
 ///   active   = min(blocks, units * resident)                         blocks in flight
 ///   t_block  = row_latency[f] + (bytes / rows / s) / (w * row_bandwidth[f])
 ///   t        = (blocks / active) * t_block

@@ -137,3 +137,25 @@ TEST_CASE("row_reduction_time_of_packed_rows_by_hand", "[cost][rows]") {
   // (1 us + 12800 B / 0.25 GB/s = 52.2 us) = 104.4 us.
   CHECK(row_reduction_time(v, 2, RowReduce::select, 64, 6400, 2, 64 * 12800.0) == Approx(104.4e-6));
 }
+
+TEST_CASE("long_softmax_rows_run_a_kernel_of_their_own_limited_by_thread_slots", "[cost][rows]") {
+  VectorEngineSpec v = round_engine();
+  // The block-per-row softmax: 1 us + its own 0.125 GB/s per warp; a unit holds 1,536 threads.
+  v.block_softmax_latency = 3e-6;
+  v.block_softmax_bandwidth = 0.125e9;
+  v.row_threads = 1536;
+  // 6,400 bf16 columns: one 1,024-thread block (32 warps) per row, 4 GB/s per row; storage
+  // would allow 65536 / 12800 = 5.1 -> 4 blocks, the threads only 1536 / 1024 = 1.5.
+  // 300 rows on 100 units: 150 active, 2 waves of (3 us + 38400 B / 4 GB/s = 12.6 us).
+  const RowMapping m = row_mapping(RowReduce::softmax, 300, 6400, 2);
+  REQUIRE(m.block_per_row);
+  REQUIRE(m.block_threads == 1024);
+  CHECK(row_reduction_time(v, 100, RowReduce::softmax, 300, 6400, 2, 300 * 38400.0) == Approx(2 * 12.6e-6));
+  // Short rows keep the warp kernel's constants: 2,048 columns, a warp per row, 4 rows per
+  // 128-thread block (1536 / 128 = 12 >= 4 blocks: the block slots bind): 400 rows on 100
+  // units, 100 blocks, one wave of (1 us + 12288 B / 0.25 GB/s = 50.152 us).
+  CHECK(row_reduction_time(v, 100, RowReduce::softmax, 400, 2048, 2, 400 * 12288.0) == Approx(50.152e-6));
+  // Without the thread limit the long rows get the storage's 4 blocks: 300 of 400 slots, one wave.
+  v.row_threads = 0;
+  CHECK(row_reduction_time(v, 100, RowReduce::softmax, 300, 6400, 2, 300 * 38400.0) == Approx(12.6e-6));
+}

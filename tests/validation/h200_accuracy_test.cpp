@@ -8,8 +8,8 @@
 // attention <= 10%, low-precision GEMM <= 10% (H200) and <= 15% (H100), grouped GEMM <= 12%,
 // element-wise: point-wise ops (add, GELU) <= 15%, row reductions (layernorm, softmax, argmax;
 // the row model of hw/compute/vector_engine.h, with the kernels' own row-to-threads mapping)
-// <= 15%, layernorm alone <= 10%, argmax alone <= 12%, all rows <= 14% (softmax's long rows
-// at many rows stay too fast: see docs/validation.md).
+// <= 12%, layernorm alone <= 10%, argmax alone <= 12%, softmax alone <= 15% (its long rows
+// at 512-4,096 rows stay too fast: see docs/validation.md), all rows <= 12%.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -94,26 +94,29 @@ TEST_CASE("h200_decode_attention_within_10_percent_mean_error", "[accuracy]") {
   CHECK(mean_abs_error(rows, "decode attention (graph)") <= 0.10);
 }
 
-TEST_CASE("h200_elementwise_within_14_percent_mean_error", "[accuracy]") {
+TEST_CASE("h200_elementwise_within_12_percent_mean_error", "[accuracy]") {
   const auto ref = reference()["elementwise"];
   const auto rows = rows_of(ref, "s", simulated("h200-sxm", "h200_graph_elementwise.yaml"), [](const auto& r) {
     return fmt::format("{} {}x{}", r["op"].template get<std::string>(), r["T"].template get<int>(),
                        r["C"].template get<int>());
   });
-  std::vector<Row> pointwise, reductions, layernorm, argmax;
+  std::vector<Row> pointwise, reductions, layernorm, argmax, softmax;
   for (const auto& r : rows) {
     const bool pw = r.label.rfind("add", 0) == 0 || r.label.rfind("gelu", 0) == 0;
     (pw ? pointwise : reductions).push_back(r);
     if (r.label.rfind("layernorm", 0) == 0) layernorm.push_back(r);
     if (r.label.rfind("argmax", 0) == 0) argmax.push_back(r);
+    if (r.label.rfind("softmax", 0) == 0) softmax.push_back(r);
   }
   REQUIRE(reductions.size() == 60);
   CHECK(mean_abs_error(pointwise, "element-wise, point-wise ops (graph)") <= 0.15);
-  CHECK(mean_abs_error(reductions, "element-wise, row reductions (graph)") <= 0.15);
+  CHECK(mean_abs_error(reductions, "element-wise, row reductions (graph)") <= 0.12);
   CHECK(mean_abs_error(layernorm, "element-wise, layernorm (graph)") <= 0.10);
   REQUIRE(argmax.size() == 20);
   CHECK(mean_abs_error(argmax, "element-wise, argmax (graph)") <= 0.12);
-  CHECK(mean_abs_error(rows, "element-wise, all rows (graph)") <= 0.14);
+  REQUIRE(softmax.size() == 20);
+  CHECK(mean_abs_error(softmax, "element-wise, softmax (graph)") <= 0.15);
+  CHECK(mean_abs_error(rows, "element-wise, all rows (graph)") <= 0.12);
 }
 
 TEST_CASE("h200_grouped_gemm_within_12_percent_mean_error", "[accuracy]") {
