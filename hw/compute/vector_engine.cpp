@@ -141,9 +141,11 @@ double row_reduction_time(const VectorEngineSpec& v, int units, RowReduce f, dou
   if (v.row_threads > 0) fit = std::min(fit, v.row_threads / m.block_threads);
   const double resident = std::clamp(fit, 1.0, v.row_blocks);
   const double active = std::min(blocks, units * resident);
-  const bool own = m.block_per_row && v.block_softmax_bandwidth > 0;
-  const double latency = m.block_per_row && v.block_softmax_latency > 0 ? v.block_softmax_latency : v.row_latency.at(f);
-  const double bandwidth = own ? v.block_softmax_bandwidth : v.row_bandwidth.at(f);
+  // The block-per-row softmax has constants of its own when the device declares them.
+  const bool own_latency = m.block_per_row && v.block_softmax_latency > 0;
+  const bool own_bandwidth = m.block_per_row && v.block_softmax_bandwidth > 0;
+  const double latency = own_latency ? v.block_softmax_latency : v.row_latency.at(f);
+  const double bandwidth = own_bandwidth ? v.block_softmax_bandwidth : v.row_bandwidth.at(f);
   const double t_block = latency + (bytes / rows / s) / (warps * bandwidth);
   return blocks / active * t_block;
 }

@@ -78,6 +78,7 @@ struct RowMapping {
 ///                    1, row_blocks)                                blocks per unit
 ///   active   = min(blocks, units * resident)                         blocks in flight
 ///   t_block  = row_latency[f] + (bytes / rows / s) / (w * row_bandwidth[f])
+///              (the block-per-row softmax: its softmax_block values when declared)
 ///   t        = (blocks / active) * t_block
 /// The kernel takes the longer of this and the memory roofline (kernel_cost).
 /// Sources: Little's law (bytes in flight = bandwidth x latency; Volkov, "Understanding
