@@ -44,8 +44,12 @@ def median_op_time(report, tail):
     return times[len(times) // 2]
 
 
+def kind_time(report, category):
+    return sum(k["time_s"] for k in report["op_kinds"] if k["category"] == category)
+
+
 def a2a_time(report):
-    return sum(k["time_s"] for k in report["op_kinds"] if k["category"] == "all_to_all_v")
+    return kind_time(report, "all_to_all_v")
 
 
 def share(report, resource):
@@ -121,6 +125,8 @@ def deepseek_r1_decode_cm384():
     serial_half = run(f"{base} --set workload.overlap.enabled=false{half}")["summary"]
     one = run(f"{base} --set workload.parallel.microbatches=1 --set workload.overlap.enabled=false")
     moe = full["moe"]
+    low = {b: run(f"{base} --set workload.batch={b} --set workload.parallel.microbatches=1 "
+                  f"--set workload.overlap.enabled=false") for b in (2, 4)}
     prose = [
         f"MTP lowers TPOT by {100 * (1 - tpot[16, 'on', 'on'] / tpot[16, 'off', 'on']):.0f}% at 16, "
         f"{100 * (1 - tpot[64, 'on', 'on'] / tpot[64, 'off', 'on']):.0f}% at 64",
@@ -131,6 +137,9 @@ def deepseek_r1_decode_cm384():
         f"half UB: dispatch+combine {ms(a2a_time(slow))} instead of {ms(a2a_time(full))}; TPOT "
         f"{ms(full['summary']['tpot_s'])} -> {ms(slow['summary']['tpot_s'])}; without overlap "
         f"{ms(tpot[48, 'on', 'off'])} -> {ms(serial_half['tpot_s'])}",
+        "low latency, one micro-batch: " + "; ".join(
+            f"{b} per die: step {ms(r['summary']['step_time_s'])}, TPOT {ms(r['summary']['tpot_s'])}, "
+            f"GEMMs {ms(kind_time(r, 'gemm'))}, dispatch+combine {ms(a2a_time(r))}" for b, r in low.items()),
         f"(token, expert) assignments per layer and micro-batch: busiest "
         f"{moe['assignments_per_rank_max']:.0f}, mean {moe['assignments_per_rank_mean']:.0f}",
     ]

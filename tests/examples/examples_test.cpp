@@ -148,6 +148,19 @@ TEST_CASE("example_deepseek_decode_batch_mtp_and_half_ub_bandwidth", "[examples]
   CHECK(tpot(b48) < 0.85 * tpot(serial));
   CHECK(tpot(half) - tpot(b48) < 0.2 * (tpot(serial_half) - tpot(serial)));
   CHECK(tpot(half) > tpot(b48));
+  // The low-latency end: with one micro-batch, 2 and 4 sequences per die cost nearly the same
+  // step, most of it streaming the weights (GEMMs) and the fused kernels' fixed costs.
+  const std::string one = "--set workload.parallel.microbatches=1 --set workload.overlap.enabled=false ";
+  const auto b2 = run_report(base + one + "--set workload.batch=2");
+  const auto b4 = run_report(base + one + "--set workload.batch=4");
+  auto gemm = [](const nlohmann::json& r) {
+    for (const auto& k : r["op_kinds"])
+      if (k["category"] == "gemm") return k["time_s"].get<double>();
+    return 0.0;
+  };
+  auto step = [](const nlohmann::json& r) { return r["summary"]["step_time_s"].get<double>(); };
+  CHECK(step(b4) < 1.1 * step(b2));
+  CHECK(gemm(b2) + a2a(b2) > 0.8 * step(b2));
 }
 
 TEST_CASE("example_dispatch_latency_grows_with_ep_size", "[examples][moe][deepseek]") {
