@@ -7,6 +7,12 @@ Tables (the first argument; cloudmatrix384 when omitted):
   deepep-h800     the InfiniBand plane of h800-cluster on DeepEP's low-latency (pure RDMA)
                   table (tests/data/deepep_h800.json: EP8 ... EP256, FP8 dispatch); fitted on
                   EP8 and EP256 only, EP16/32/64/128 are held out (printed, marked "held out")
+  deepep-h800-nvlink  the NVLink plane of dgx-h800 on the EP8 rows of DeepEP's low-latency
+                  table after its kernels moved intra-node peers to NVLink
+                  (`low_latency_nvlink`: one node, every peer over NVLink). One EP size cannot
+                  separate per_peer from the startups: per_peer is the InfiniBand fit's
+                  (30.4 ns, the kernels' per-peer work does not depend on the link), and each
+                  op's startup is its row minus that and the network's time
 
 Model (docs/models.md, "Fused dispatch and combine"): a fused call among n ranks takes
     T = startup(op) + (n - 1) * per_peer + T_net
@@ -17,7 +23,8 @@ squares for per_peer (shared by dispatch and combine) and one startup per op, on
 rows (EP lo and EP hi):
     per_peer = mean over ops of ((T_hi - N_hi) - (T_lo - N_lo)) / (hi - lo)
     startup  = mean over the op's fitted rows of (T - N - (n - 1) * per_peer)
-Usage: python3 tools/fit_fused_a2a.py [cloudmatrix384|deepep-h800]   (uses ./build/orrery or $ORRERY)
+Usage: python3 tools/fit_fused_a2a.py [cloudmatrix384|deepep-h800|deepep-h800-nvlink]
+       (uses ./build/orrery or $ORRERY)
 """
 import json
 import os
@@ -53,6 +60,17 @@ TABLES = {
         "args": ["--system", "h800-cluster", "--workload", "tests/data/deepep_h800_decode.yaml",
                  "--set", "workload.model.layers=8",
                  "--set", "system.planes.nvlink.traffic=[collective, tensor, pipeline, data]"]},
+    "deepep-h800-nvlink": {
+        "file": "tests/data/deepep_h800.json",
+        "rows": lambda t: [r for r in t["low_latency_nvlink"]["rows"] if r["ep"] == 8], "fit": (8, 8),
+        "per_peer": 30.4e-9, "devices": lambda ep: 8,
+        # NVLink declares NCCL's protocols, which the library all-to-all pays: the network's
+        # own time is the fused path's with its constants at zero.
+        "net": ["--set", "workload.moe.a2a=fused", "--set", "system.planes.nvlink.fused_dispatch_startup=0 us",
+                "--set", "system.planes.nvlink.fused_combine_startup=0 us",
+                "--set", "system.planes.nvlink.fused_per_peer=0 ns"],
+        "args": ["--system", "dgx-h800", "--workload", "tests/data/deepep_h800_decode.yaml",
+                 "--set", "workload.model.layers=8"]},
 }
 name = sys.argv[1] if len(sys.argv) > 1 else "cloudmatrix384"
 if name not in TABLES:
@@ -62,27 +80,30 @@ table = json.load(open(spec["file"]))
 SCENARIO = spec["args"]
 
 
-def simulate(ep, a2a):
+def simulate(ep, a2a, extra=()):
     devices = spec["devices"](ep)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.json")
         subprocess.run([orrery, "run", *SCENARIO, "--set", f"system.devices={devices}",
                         "--set", f"workload.parallel.ep={ep}", "--set", f"workload.moe.a2a={a2a}",
-                        "--op-records", "--report", out], check=True, stdout=subprocess.DEVNULL)
+                        *extra, "--op-records", "--report", out], check=True, stdout=subprocess.DEVNULL)
         ops = json.load(open(out))["ops"]
     return {k: statistics.median(o["end_s"] - o["start_s"] for o in ops if o["name"].endswith(".moe." + k))
             for k in ("dispatch", "combine")}
 
 
 rows = spec["rows"](table)
-net = {ep: simulate(ep, "collective") for ep in sorted({r["ep"] for r in rows})}
+net = {ep: simulate(ep, "collective", spec.get("net", ())) for ep in sorted({r["ep"] for r in rows})}
 lo, hi = spec["fit"] or (min(net), max(net))
 fitted = [r for r in rows if r["ep"] in (lo, hi)]
-steps = []
-for op in ("dispatch", "combine"):
-    t = {r["ep"]: r["latency_us"] * 1e-6 for r in fitted if r["op"] == op}
-    steps.append(((t[hi] - net[hi][op]) - (t[lo] - net[lo][op])) / (hi - lo))
-per_peer = statistics.mean(steps)
+if "per_peer" in spec:
+    per_peer = spec["per_peer"]
+else:
+    steps = []
+    for op in ("dispatch", "combine"):
+        t = {r["ep"]: r["latency_us"] * 1e-6 for r in fitted if r["op"] == op}
+        steps.append(((t[hi] - net[hi][op]) - (t[lo] - net[lo][op])) / (hi - lo))
+    per_peer = statistics.mean(steps)
 startup = {}
 for op in ("dispatch", "combine"):
     startup[op] = statistics.mean(r["latency_us"] * 1e-6 - net[r["ep"]][op] - (r["ep"] - 1) * per_peer

@@ -93,10 +93,33 @@ TEST_CASE("dgx_h800_carries_deepep_kernels_over_its_nics_as_the_cluster_does", "
   }
 }
 
-TEST_CASE("fused_moe_a2a_on_nvlink_without_fused_constants_is_a_clear_error", "[moe]") {
-  // Default routing keeps a one-node expert group on NVLink, which declares no fused costs.
-  const auto r = run_orrery("run --system h800-cluster --workload tests/data/deepep_h800_decode.yaml "
-                            "--set workload.model.layers=8 --set system.devices=8 --quiet");
+TEST_CASE("fused_moe_a2a_over_nvlink_reproduces_deepeps_one_node_rows", "[accuracy][moe]") {
+  // One node: the expert group stays on NVLink, whose fused_* constants were fitted on the EP8
+  // rows of DeepEP's low-latency table after its kernels moved intra-node peers to NVLink
+  // (tools/fit_fused_a2a.py deepep-h800-nvlink; 77 and 114 us at 128 tokens per rank).
+  auto times = [](const std::string& system) {
+    const auto r = run_report_ops("--system " + system + " --workload tests/data/deepep_h800_decode.yaml "
+                                  "--set workload.model.layers=8 --set system.devices=8");
+    return median_op_time(r, {".moe.dispatch", ".moe.combine"});
+  };
+  const auto h800 = times("h800-cluster");
+  CHECK(h800.at(".moe.dispatch") == Approx(77e-6).epsilon(0.02));
+  CHECK(h800.at(".moe.combine") == Approx(114e-6).epsilon(0.02));
+  // The same kernels on an H100's NVLink (450 instead of 200 GB/s per direction): the fixed
+  // part (startup + 7 peers) is the same, the bytes' time shrinks by the links' ratio.
+  const auto h100 = times("h100-cluster-64");
+  const std::map<std::string, double> fixed = {{".moe.dispatch", 39.39e-6 + 7 * 30.4e-9},
+                                               {".moe.combine", 41.83e-6 + 7 * 30.4e-9}};
+  for (const auto& [op, f] : fixed) {
+    INFO(op);
+    CHECK(h100.at(op) - f == Approx((h800.at(op) - f) * 200.0 / 450.0).epsilon(0.03));
+  }
+}
+
+TEST_CASE("fused_moe_a2a_on_a_plane_without_fused_constants_is_a_clear_error", "[moe]") {
+  // hgx-h200x2's NVLink declares no fused costs.
+  const auto r = run_orrery("run --system hgx-h200x2 --workload tests/data/deepep_h800_decode.yaml "
+                            "--set workload.model.layers=8 --set workload.parallel.ep=2 --quiet");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("moe.a2a: fused needs the plane carrying expert traffic ('nvlink')") != std::string::npos);
 }
