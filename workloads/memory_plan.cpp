@@ -258,11 +258,11 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
                                       "qk_rope_head_dim = {}) x {} B", g, m.T, width, m.ab)});
   }
   const double step_tokens = w.phase == Phase::decode ? m.B : m.T;
-  if (w.phase == Phase::prefill && w.prefill_all_logits && m.last)
-    // logits: all returns a micro-batch's bf16 logits at every prompt position (the last
-    // positions' are in the workspace below).
-    plan.items.push_back({"logits", (m.T - m.B / m.mb) * m.V / m.tp * m.ab,
-                          "bf16 logits of every prompt position but the last (logits: all)"});
+  // logits: all returns a micro-batch's logits at every prompt position, in the activation
+  // dtype; otherwise the last positions' logits and their fp32 copy are in the workspace.
+  const bool all_logits = w.phase == Phase::prefill && w.prefill_all_logits;
+  if (all_logits && m.last)
+    plan.items.push_back({"logits", m.T * m.V / m.tp * m.ab, "logits of every prompt position (logits: all)"});
   // Largest transients: the q/k/v outputs (3d; Llama: h*hd + 2 kv width) and the MLP's inner
   // tensors (f; SwiGLU: gate, up and silu output alive together, 3f), two residual-dtype rows.
   const ModelSpec& md = w.model;
@@ -271,7 +271,7 @@ void add_inference_tensors(const StageMemory& m, MemoryPlan& plan) {
                                : double(md.heads) * md.head_dim() + 2 * kv_width(md) +
                                      (md.mlp == Mlp::swiglu ? 3 : 1) * m.f;
   plan.items.push_back({"workspace", step_tokens * transient * m.ab + step_tokens * m.d * m.rb * 2 +
-                                         (m.block ? 0 : m.B * m.V * (m.ab + 4)),
+                                         (m.block || all_logits ? 0 : m.B * m.V * (m.ab + 4)),
                         "largest transient activations of one layer, and the last logits"});
 }
 

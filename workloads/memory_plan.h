@@ -68,7 +68,7 @@ inline constexpr double kCublasWorkspace = 32.0 * 1024 * 1024;
 ///   (Korthikanti et al. 2022, "Reducing Activation Recomputation", Table 2, with flash
 ///   attention removing the s^2 terms; checked on the H200 block_memory rows)
 ///   logits (train) = T*V*(ab + 12): bf16 logits, fp32 copy, log-softmax and its gradient
-///   logits (prefill, logits: all) = (T - batch)*V*ab: the positions not sampled
+///   logits (prefill, logits: all) = T*V*ab: every position's, nothing sampled
 ///   KV cache = 2 * layers * batch * tokens * d * ab
 ///   (MLA: layers * batch * tokens * (kv_lora_rank + qk_rope_head_dim) * ab, the latent cache)
 /// With w.parallel: the plan of one rank of pipeline stage `stage`.

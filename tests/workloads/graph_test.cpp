@@ -36,10 +36,10 @@ TEST_CASE("autocast_adds_weight_casts_that_pure_bf16_does_not", "[graph]") {
     for (size_t i = 0; i < g.size(); ++i) n += g[i].category == "cast";
     return n;
   };
-  const OpGraph mixed = build_graph(workload("{model: gpt2, phase: prefill}"));
-  const OpGraph pure = build_graph(workload("{model: gpt2, phase: prefill, weights: bf16}"));
+  const OpGraph mixed = build_graph(workload("{model: gpt2, phase: prefill, logits: last}"));
+  const OpGraph pure = build_graph(workload("{model: gpt2, phase: prefill, weights: bf16, logits: last}"));
   CHECK(casts(mixed) > 12 * 4);
-  CHECK(casts(pure) == 1);  // only logits.float()
+  CHECK(casts(pure) == 1);  // only logits.float() of the sampled rows
 }
 
 TEST_CASE("decode_reads_a_growing_kv_cache", "[graph]") {
@@ -91,4 +91,18 @@ TEST_CASE("prefill_lm_head_runs_over_every_position_or_only_the_last", "[graph]"
   CHECK(gemm_flops(build_graph(workload(base + "}")), Pass::Forward) -
             gemm_flops(build_graph(workload(base + ", logits: last}")), Pass::Forward) ==
         Approx(3 * 63 * per_row));
+  // A plain forward neither upcasts nor samples (generate's argmax and bookkeeping); it ends
+  // in the sync that times it.
+  auto count = [](const OpGraph& g, const std::string& category) {
+    int n = 0;
+    for (size_t i = 0; i < g.size(); ++i) n += g[i].category == category;
+    return n;
+  };
+  const OpGraph plain = build_graph(workload(base + ", weights: bf16}"));
+  const OpGraph sampled = build_graph(workload(base + ", weights: bf16, logits: last}"));
+  CHECK(count(plain, "cast") == 0);
+  CHECK(count(sampled, "cast") == 1);
+  CHECK(count(plain, "bookkeeping") == 0);
+  CHECK(count(sampled, "bookkeeping") > 0);
+  CHECK(plain[plain.size() - 1].sync);
 }

@@ -60,11 +60,12 @@ TEST_CASE("a_workload_that_does_not_fit_reports_the_breakdown", "[memory]") {
 }
 
 TEST_CASE("a_forward_over_every_position_keeps_its_logits", "[memory]") {
-  // 4 prompts of 128 tokens, GPT-2's 50,257-wide vocabulary in bf16: the logits of the
-  // 4 x 127 positions that are not sampled.
+  // 4 prompts of 128 tokens, GPT-2's 50,257-wide vocabulary in bf16: a plain forward holds
+  // the logits of all 4 x 128 positions; generate's prefill only the 4 sampled rows in bf16
+  // and their fp32 copy (2 + 4 bytes).
   const MemoryPlan all = plan_memory(workload("{model: gpt2, phase: prefill, batch: 4, seq_len: 128, logits: all}"));
   const MemoryPlan last = plan_memory(workload("{model: gpt2, phase: prefill, batch: 4, seq_len: 128, logits: last}"));
-  CHECK(item(all, "logits") == Approx(4.0 * 127 * 50257 * 2));
+  CHECK(item(all, "logits") == Approx(4.0 * 128 * 50257 * 2));
   CHECK(item(last, "logits") == -1);
-  CHECK(all.peak - last.peak == Approx(4.0 * 127 * 50257 * 2));
+  CHECK(all.peak - last.peak == Approx((4.0 * 128 * 2 - 4.0 * 6) * 50257));
 }

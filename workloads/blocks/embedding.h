@@ -12,7 +12,7 @@ namespace orrery::transformer {
 
 /// ln_f, lm_head (vocab-parallel), logits.float(), and the cross-entropy loss (`loss`) or the
 /// logits for sampling (generation: only the last token of each sequence). `every_position`:
-/// the LM head runs over every token (a plain forward's logits), still sampling the last.
+/// a plain forward's head: every token's logits, returned in the activation dtype (no upcast).
 [[nodiscard]] Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward,
                                bool every_position = false);
 /// Parameters of the head (DDP reduces them first): ln_f (LayerNorm 2d, RMSNorm d), and the LM head unless it is the

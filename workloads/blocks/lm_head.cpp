@@ -45,17 +45,18 @@ void cross_entropy(const BlockContext& c, Steps& p, const Dims& x, double rows, 
 Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_forward, bool every_position) {
   Steps p;
   p.push_back(norm(c, "ln_f", c.tp.norm_tokens(x.T), x.d));
-  // Training computes logits for every token; generation only for the last one per sequence,
-  // unless the caller asks for every position (a plain forward returns them all, in bf16).
-  const double rows = loss ? x.T : x.B;
-  const double head_rows = every_position ? x.T : rows;
+  // Training computes logits for every token; generation only for the last one per sequence.
+  // A plain forward (`every_position`) returns every token's logits as the head wrote them
+  // (bf16: no upcast, nothing sampled).
+  const double rows = loss || every_position ? x.T : x.B;
   // Tensor parallel: the LM head is split by vocabulary columns (V/tp logits per rank).
   const double V = c.tp.shard(x.V);
   c.tp.enter(p, "lm_head", x.T, x.d, c.ab);
-  linear(c, p, "lm_head", head_rows, x.d, V, false, true, first_forward);
-  // logits.float() (HF upcasts before the loss / sampling) of the rows used.
-  p.push_back({make_vector("logits.float", "cast", rows * V, c.ab + 4, 1, Dtype::fp32),
-               {with_nodes(make_vector("logits.float.bwd", "cast", rows * V, 4 + c.ab, 1, c.n.act), 1)}});
+  linear(c, p, "lm_head", rows, x.d, V, false, true, first_forward);
+  // logits.float() (HF upcasts before the loss / sampling).
+  if (!every_position)
+    p.push_back({make_vector("logits.float", "cast", rows * V, c.ab + 4, 1, Dtype::fp32),
+                 {with_nodes(make_vector("logits.float.bwd", "cast", rows * V, 4 + c.ab, 1, c.n.act), 1)}});
   vocab_parallel_collectives(c, p, x, rows, loss);
   if (loss) cross_entropy(c, p, x, rows, V);
   return p;

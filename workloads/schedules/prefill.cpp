@@ -1,10 +1,27 @@
 // Prefill: forward of the prompt, micro-batch by micro-batch through the pipeline stages, and
-// sampling of the first token on the last stage.
+// on the last stage either generate's sampling of the first token (logits: last) or a plain
+// forward's logits of every position, then a sync (logits: all).
 #include "workloads/blocks/embedding.h"
 #include "workloads/blocks/transformer_layer.h"
 #include "workloads/schedules/stage_program.h"
 
 namespace orrery::transformer {
+
+namespace {
+
+/// The last stage's end of a micro-batch: generate's head (the last position's logits,
+/// upcast) and sampling, or a plain forward's head over every position and the sync that
+/// times it (model(input_ids) followed by torch.cuda.synchronize()).
+void prefill_tail(StageProgram& s, const Dims& x) {
+  const bool plain = s.w.prefill_all_logits;
+  s.forward(head_block(s.ctx, x, false, true, plain), -1);
+  if (plain)
+    s.g.sync_last();
+  else
+    s.bookkeeping(x.B);
+}
+
+}  // namespace
 
 void prefill(StageProgram& s, int it) {
   s.g.set_iteration(it);
@@ -22,10 +39,7 @@ void prefill(StageProgram& s, int it) {
       r = {static_cast<OpId>(s.g.last())};
     }
     overlapped_layers(s, x, {}, ready);
-    for (int j = 0; j < m; ++j) {
-      s.forward(head_block(c, x, false, true, s.w.prefill_all_logits), -1);
-      s.bookkeeping(x.B);
-    }
+    for (int j = 0; j < m; ++j) prefill_tail(s, x);
     s.g.join_side();
     return;
   }
@@ -35,10 +49,7 @@ void prefill(StageProgram& s, int it) {
     if (st.first()) s.forward(embedding_block(c, x), -1);
     for (int l = st.l0; l < st.l1; ++l) s.forward(transformer_layer(c, l, x, {}), l);
     if (!st.last()) pipeline_send(s.g, "pp.send_activations", boundary, CommGroup::PipelineNext, tag);
-    if (st.last()) {
-      s.forward(head_block(c, x, false, true, s.w.prefill_all_logits), -1);
-      s.bookkeeping(x.B);
-    }
+    if (st.last()) prefill_tail(s, x);
   }
   s.g.join_side();
 }
