@@ -80,8 +80,8 @@ KernelCost attention_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {
 /// property of the SMs, not of the memory):
 ///   t = kernels * (kernel_overhead + latency) + pipeline_latency + (split - 1) * split_k_fixup
 ///       + max(compute, bytes / bw),
-///   bw = grouped ? grouped_efficiency * sustained
-///      : (unaligned and M > unaligned_gemv_max_m) ? min(sustained, unaligned_bandwidth) : sustained
+///   bw = min(sustained, grouped ? grouped_efficiency * sustained : inf,
+///            unaligned and M > unaligned_gemv_max_m ? unaligned_bandwidth : inf)
 /// Source: Osama et al., Stream-K (PPoPP 2023), for the serial fixup of split tiles; the
 /// unaligned regimes are read off the H200 and H100 LM-head rows (docs/validation.md).
 KernelCost gemm_cost(const DeviceSpec& dev, const Op& op, KernelCost c) {

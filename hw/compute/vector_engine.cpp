@@ -33,6 +33,8 @@ VectorEngineSpec read_vector_engine(const Section& s, const std::string& name) {
   if (!v.peak.count(Dtype::fp32)) s.fail("peak", "the fp32 peak is required");
   v.attention_score_cost = s.real("attention_score_cost");
   const bool rows = s.has("row_bandwidth") || s.has("row_latency") || s.has("row_blocks") || s.has("row_storage");
+  if (!rows && s.has("row_threads"))
+    s.fail("row_threads", "row_threads limits the row-reduction model, which needs row_bandwidth, row_latency, row_blocks and row_storage");
   if (rows) {
     for (const char* key : {"row_bandwidth", "row_latency", "row_blocks", "row_storage"})
       if (!s.has(key))
@@ -49,6 +51,10 @@ VectorEngineSpec read_vector_engine(const Section& s, const std::string& name) {
       if (auto it = m.find("softmax_block"); it != m.end())
         (std::string(key) == "row_bandwidth" ? v.block_softmax_bandwidth : v.block_softmax_latency) = it->second;
     }
+    // The block-per-row softmax's constants come as a pair: one alone would mix two kernels.
+    if ((v.block_softmax_bandwidth > 0) != (v.block_softmax_latency > 0))
+      s.fail(v.block_softmax_bandwidth > 0 ? "row_latency" : "row_bandwidth",
+             "softmax_block is given in one of row_bandwidth and row_latency only; give it in both, or in neither");
     v.row_blocks = s.real("row_blocks");
     if (v.row_blocks < 1) s.fail("row_blocks", "at least 1");
     v.row_storage = s.quantity("row_storage");

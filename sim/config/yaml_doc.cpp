@@ -156,6 +156,11 @@ YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& over) {
   for (auto it = base.begin(); it != base.end(); ++it) out[it->first.as<std::string>()] = it->second;
   for (auto it = over.begin(); it != over.end(); ++it) {
     const std::string key = it->first.as<std::string>();
+    // A null over a preset's key removes it (`--set path=~`, or `key: ~` next to `preset:`).
+    if (it->second.IsNull()) {
+      out.remove(key);
+      continue;
+    }
     out[key] = out[key] ? deep_merge(out[key], it->second) : it->second;
   }
   return out;
@@ -227,8 +232,11 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
   }
   const YAML::Node v = load_yaml_text(value, "--set " + original);
   // `--set path=~` (null) removes the key, e.g. a key of another phase after --set workload.phase=...
+  // Inside a preset's overrides the null stays, and the merge removes the preset's key.
   if (v.IsNull()) {
     node.remove(keys.back());
+    const YAML::Node& parent = node;  // const: looking up "preset" must not insert it
+    if (parent["preset"] || parent.Tag().rfind("--set ", 0) == 0) node[keys.back()] = v;
     return;
   }
   node[keys.back()] = v;
