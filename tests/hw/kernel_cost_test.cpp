@@ -63,8 +63,9 @@ TEST_CASE("an_unaligned_gemm_above_a_few_rows_streams_at_its_load_rate", "[cost]
   const KernelCost c = kernel_cost(d, head);
   CHECK(c.bandwidth_cap == Approx(1e12));
   CHECK(c.duration(d.backing_memory().sustained()) == Approx(c.overhead_s + head.bytes / 1e12));
-  // M = 4 runs the matrix-vector kernel: the memory's rate.
+  // M = 4 runs the matrix-vector kernel: the memory's rate; M = 5 is already the GEMM kernel.
   CHECK(kernel_cost(d, make_gemm("gemv", 4, 50257, 768, Dtype::bf16)).bandwidth_cap > 1e15);
+  CHECK(kernel_cost(d, make_gemm("five", 5, 50257, 768, Dtype::bf16)).bandwidth_cap == Approx(1e12));
   // The aligned head (50,264 columns) is not limited either.
   CHECK(kernel_cost(d, make_gemm("aligned", 16, 50264, 768, Dtype::bf16)).bandwidth_cap > 1e15);
   // A bound above the memory's rate changes nothing.
