@@ -16,6 +16,16 @@ std::string config_error_text(const YAML::Node& at, const std::string& path,
   return fmt::format("{}: at '{}': {}", where(at), path, problem);
 }
 
+namespace {
+
+/// Where to cite a mapping entry: its key, or its value when the key has no position (a key
+/// that --set added inside a preset's mapping carries none; its value names the --set).
+const YAML::Node& entry_origin(const YAML::Node& key, const YAML::Node& value) {
+  return where(key) == "<input>" ? value : key;
+}
+
+}  // namespace
+
 std::string scalar_text(const YAML::Node& node, const std::string& path, const std::string& what) {
   if (!node || !node.IsScalar())
     throw ConfigError(config_error_text(
@@ -69,7 +79,7 @@ Section::Section(const YAML::Node& node, std::string path, const ParamTable& tab
     const std::string key = it->first.as<std::string>();
     if (!known.count(key))
       throw ConfigError(config_error_text(
-          where(it->first) == "<input>" ? it->second : it->first, path_ + "." + key,
+          entry_origin(it->first, it->second), path_ + "." + key,
           fmt::format("unknown key '{}' for {}; valid keys: {}", key, table_.name,
                       join_names(table_))));
   }
@@ -98,7 +108,7 @@ void Section::check_applies() const {
     std::string where_valid;
     for (const auto& v : a->second) where_valid += (where_valid.empty() ? "" : ", ") + v;
     throw ConfigError(config_error_text(
-        where(it->first) == "<input>" ? it->second : it->first, path_ + "." + key,
+        entry_origin(it->first, it->second), path_ + "." + key,
         fmt::format("key '{}' does not apply to {} {} (only to {} {}); remove it (--set {}=~ removes it)",
                     key, table_.selector, value, table_.selector, where_valid, path_ + "." + key)));
   }
@@ -211,7 +221,7 @@ std::map<std::string, double> Section::quantity_map(const std::string& key) cons
     if (!allowed) {
       std::string keys;
       for (const auto& c : d.choices) keys += (keys.empty() ? "" : ", ") + c;
-      throw ConfigError(config_error_text(it->first, sub,
+      throw ConfigError(config_error_text(entry_origin(it->first, it->second), sub,
                                           fmt::format("unknown key '{}'; valid keys: {}", k, keys)));
     }
     if (!it->second.IsScalar())
