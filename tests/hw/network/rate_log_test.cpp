@@ -4,6 +4,7 @@
 // process, so each builds its own module.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -22,23 +23,31 @@ struct Transfer {
   double at;  // start time, seconds
 };
 
-/// Starts each transfer at its time.
+/// Starts each transfer at its time (transfers in time order). A method process that re-arms
+/// itself for the next start time, as the simulator's own modules do: no thread stacks.
 class Driver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Driver);
   Driver(sc_core::sc_module_name name, NetworkModule& net, std::vector<Transfer> transfers)
       : sc_module(name), net_(net), transfers_(std::move(transfers)) {
-    SC_THREAD(run);
+    SC_METHOD(start_due);
+    sensitive << wake_;
   }
 
  private:
-  void run() {
-    double now = 0;
-    for (const auto& t : transfers_) {
-      if (t.at > now) wait(sc_core::sc_time(t.at - now, sc_core::SC_SEC)), now = t.at;
+  void start_due() {
+    // Due within the time resolution: an event cannot land closer to a start time than that.
+    const double now = sc_core::sc_time_stamp().to_seconds();
+    const double res = sc_core::sc_get_time_resolution().to_seconds();
+    while (next_ < transfers_.size() && transfers_[next_].at <= now + res) {
+      const Transfer& t = transfers_[next_++];
       net_.start_flow(EndpointId{t.src}, EndpointId{t.dst}, t.bytes, [] {});
     }
+    if (next_ < transfers_.size())
+      wake_.notify(sc_core::sc_time(std::max(transfers_[next_].at - now, res), sc_core::SC_SEC));
   }
+  sc_core::sc_event wake_;
+  size_t next_ = 0;
   NetworkModule& net_;
   std::vector<Transfer> transfers_;
 };
