@@ -33,7 +33,8 @@ struct WorkloadSpec {
   long batch = 1;
   long seq_len = 1024;
   long decode_tokens = 0;
-  bool prefill_all_logits = false;    // prefill: LM head over every prompt position (HF forward)
+  bool prefill_all_logits = false;    // prefill: a plain forward (`logits: all`); read_workload
+                                      // defaults it by framework (eager: true, graph: false)
   Dtype precision = Dtype::bf16;      // compute precision (autocast dtype)
   Dtype weights = Dtype::fp32;        // dtype of stored weights; != precision means autocast casts
   Optimizer optimizer = Optimizer::adamw;
