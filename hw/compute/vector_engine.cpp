@@ -21,7 +21,7 @@ const ParamTable& vector_engine_params() {
           {"row_latency", ParamType::QuantityMap, Dim::Time, "", "row reductions, per kernel family: fixed time per row (the block-wide reduction tree: log2(threads) shuffle and barrier steps, and the dependent pass that follows)", {"norm", "softmax", "softmax_block", "select"}, true},
           {"row_blocks", ParamType::Real, Dim::Dimensionless, "", "row reductions: thread blocks of rows one unit holds at once (its block and thread slots); a block holds one row or, for short rows, several (row_mapping)", {}, true},
           {"row_storage", ParamType::Quantity, Dim::Bytes, "", "row reductions: on-chip bytes per unit (registers + shared memory) that hold rows in flight; a unit holds at most row_storage / (bytes of the rows of one block) blocks", {}, true},
-          {"row_threads", ParamType::Real, Dim::Dimensionless, "", "row reductions: threads of these kernels one unit holds at once (its register file over their registers per thread); a unit holds at most row_threads / (threads of one block) blocks, so a 1,024-thread block per row can run alone; absent: no limit", {}, true},
+          {"row_threads", ParamType::Real, Dim::Dimensionless, "", "row reductions: threads of these kernels one unit holds at once, a fitted effective occupancy (registers and other per-thread limits); a unit holds at most row_threads / (threads of one block) blocks, and at least one; absent: no limit", {}, true},
       }};
   return t;
 }
@@ -147,11 +147,11 @@ double row_reduction_time(const VectorEngineSpec& v, int units, RowReduce f, dou
   if (v.row_threads > 0) fit = std::min(fit, v.row_threads / m.block_threads);
   const double resident = std::clamp(fit, 1.0, v.row_blocks);
   const double active = std::min(blocks, units * resident);
-  // The block-per-row softmax has constants of its own when the device declares them.
-  const bool own_latency = m.block_per_row && v.block_softmax_latency > 0;
-  const bool own_bandwidth = m.block_per_row && v.block_softmax_bandwidth > 0;
-  const double latency = own_latency ? v.block_softmax_latency : v.row_latency.at(f);
-  const double bandwidth = own_bandwidth ? v.block_softmax_bandwidth : v.row_bandwidth.at(f);
+  // The block-per-row softmax has constants of its own when the device declares them (both
+  // or neither: read_vector_engine).
+  const bool own = m.block_per_row && v.block_softmax_latency > 0;
+  const double latency = own ? v.block_softmax_latency : v.row_latency.at(f);
+  const double bandwidth = own ? v.block_softmax_bandwidth : v.row_bandwidth.at(f);
   const double t_block = latency + (bytes / rows / s) / (warps * bandwidth);
   return blocks / active * t_block;
 }
