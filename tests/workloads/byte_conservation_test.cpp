@@ -168,6 +168,24 @@ TEST_CASE("megatron_tp_moves_two_activation_collectives_per_layer_and_pass", "[g
   }
 }
 
+TEST_CASE("tp_prefill_gathers_the_logits_in_the_dtype_they_are_returned_in", "[graph][bytes]") {
+  // tp 2 prefill, B = 2 sequences of S = 64 tokens, V = 1,000, bf16 activations.
+  const std::string prefill =
+      "model: {name: tiny, layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 1000, "
+      "max_positions: 128}\nphase: prefill\nprecision: bf16\nweights: bf16\nbatch: 2\nseq_len: 64\n"
+      "parallel: {tp: 2}\n";
+  const auto gathered = [&](const std::string& logits) {
+    return comm_bytes_named(
+        build_graph(read_workload(load_yaml_text(prefill + "logits: " + logits + "\n", "test.yaml"), "workload", 2)),
+        "logits.tp_all_gather");
+  };
+  // A plain forward returns every position's logits as the head wrote them (bf16):
+  // 2 * 64 rows * 1,000 * 2 B = 256,000 bytes.
+  CHECK(gathered("all") == Approx(256'000));
+  // Generate's step gathers the last position's logits after the fp32 upcast: 2 * 1,000 * 4 B.
+  CHECK(gathered("last") == Approx(8'000));
+}
+
 // ---- pipeline parallelism --------------------------------------------------------------------
 
 TEST_CASE("pipeline_sends_one_micro_batch_of_activations_per_boundary_crossing", "[graph][bytes]") {

@@ -11,7 +11,10 @@ namespace orrery::transformer {
 namespace {
 
 /// Tensor parallel: the vocabulary is split, so the loss or the sampler needs collectives.
-void vocab_parallel_collectives(const BlockContext& c, Steps& p, const Dims& x, double rows, bool loss) {
+/// `logit_bytes`: bytes of one gathered logit (4 after the fp32 upcast; the head's activation
+/// dtype when a plain forward returns the logits as the head wrote them).
+void vocab_parallel_collectives(const BlockContext& c, Steps& p, const Dims& x, double rows, bool loss,
+                                double logit_bytes) {
   if (c.tp.size() == 1) return;
   if (loss) {
     // Vocab-parallel cross-entropy: all-reduce the row max, the sum of exponentials and the
@@ -21,7 +24,8 @@ void vocab_parallel_collectives(const BlockContext& c, Steps& p, const Dims& x, 
                              CommGroup::Tensor), {}});
   } else {
     // Sampling needs the whole vocabulary row: gather the logits.
-    p.push_back({make_comm("logits.tp_all_gather", CommKind::AllGather, rows * x.V * 4, CommGroup::Tensor), {}});
+    p.push_back({make_comm("logits.tp_all_gather", CommKind::AllGather, rows * x.V * logit_bytes,
+                           CommGroup::Tensor), {}});
   }
 }
 
@@ -57,7 +61,7 @@ Steps head_block(const BlockContext& c, const Dims& x, bool loss, bool first_for
   if (!every_position)
     p.push_back({make_vector("logits.float", "cast", rows * V, c.ab + 4, 1, Dtype::fp32),
                  {with_nodes(make_vector("logits.float.bwd", "cast", rows * V, 4 + c.ab, 1, c.n.act), 1)}});
-  vocab_parallel_collectives(c, p, x, rows, loss);
+  vocab_parallel_collectives(c, p, x, rows, loss, every_position && !loss ? c.ab : 4.0);
   if (loss) cross_entropy(c, p, x, rows, V);
   return p;
 }
