@@ -148,10 +148,31 @@ YAML::Node load_preset(PresetKind kind, const std::string& name, const YAML::Nod
                                 name, known));
 }
 
+namespace {
+
+bool holds_null(const YAML::Node& n) {
+  if (!n.IsMap()) return false;
+  for (auto it = n.begin(); it != n.end(); ++it)
+    if (it->second.IsNull() || holds_null(it->second)) return true;
+  return false;
+}
+
+/// `n` without its null entries, at any depth: a removal (`key: ~`) with nothing under it to
+/// remove. Maps that hold no null are shared as they are (their file and line stay).
+YAML::Node without_nulls(const YAML::Node& n) {
+  if (!holds_null(n)) return n;
+  YAML::Node out(YAML::NodeType::Map);
+  for (auto it = n.begin(); it != n.end(); ++it)
+    if (!it->second.IsNull()) out[it->first.as<std::string>()] = without_nulls(it->second);
+  return out;
+}
+
+}  // namespace
+
 YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& over) {
   // Children are shared, not cloned, so every leaf keeps its file and line for errors.
-  if (!base.IsDefined() || base.IsNull()) return over;
-  if (!(base.IsMap() && over.IsMap())) return over;
+  if (!base.IsDefined() || base.IsNull()) return without_nulls(over);
+  if (!(base.IsMap() && over.IsMap())) return without_nulls(over);
   YAML::Node out(YAML::NodeType::Map);
   for (auto it = base.begin(); it != base.end(); ++it) out[it->first.as<std::string>()] = it->second;
   for (auto it = over.begin(); it != over.end(); ++it) {
@@ -161,7 +182,7 @@ YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& over) {
       out.remove(key);
       continue;
     }
-    out[key] = out[key] ? deep_merge(out[key], it->second) : it->second;
+    out[key] = out[key] ? deep_merge(out[key], it->second) : without_nulls(it->second);
   }
   return out;
 }
@@ -213,7 +234,15 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
   if (!root.IsMap())
     throw ConfigError(fmt::format("--set {}: cannot set a key inside a non-mapping", original));
   YAML::Node node = root;
+  // Whether the path runs through a preset (or a mapping --set created): a removal must then
+  // reach the preset's own key, which only the merge can remove.
+  bool under_preset = false;
+  const auto preset_or_set = [](const YAML::Node& n) {
+    const YAML::Node& c = n;  // const: looking up "preset" must not insert it
+    return bool(c["preset"]) || n.Tag().rfind("--set ", 0) == 0;
+  };
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    under_preset = under_preset || preset_or_set(node);
     YAML::Node child = node[keys[i]];
     if (!child.IsDefined() || child.IsNull()) {
       node[keys[i]] = YAML::Node(YAML::NodeType::Map);
@@ -235,8 +264,7 @@ void apply_override(YAML::Node& root, const std::vector<std::string>& keys,
   // Inside a preset's overrides the null stays, and the merge removes the preset's key.
   if (v.IsNull()) {
     node.remove(keys.back());
-    const YAML::Node& parent = node;  // const: looking up "preset" must not insert it
-    if (parent["preset"] || parent.Tag().rfind("--set ", 0) == 0) node[keys.back()] = v;
+    if (under_preset || preset_or_set(node)) node[keys.back()] = v;
     return;
   }
   node[keys.back()] = v;
