@@ -132,8 +132,10 @@ class Plane {
   /// A route exists from a to b on this plane (a caller picks a plane per traffic class and
   /// endpoint pair with this).
   [[nodiscard]] bool connects(EndpointId a, EndpointId b) const;
-  /// Directed links from endpoint `src` to `dst` (shortest path; among equal-cost next hops the
-  /// choice is spread by a hash of (src, dst)). Throws std::out_of_range if !connects(src, dst).
+  /// Directed links from endpoint `src` to `dst` (shortest path; among c equal-cost next hops
+  /// the (dst mod c)-th: destination-based static routing, "D-mod-K", as InfiniBand's subnet
+  /// manager programs a fat tree, so that a permutation's flows into distinct destinations
+  /// leave a leaf on distinct uplinks). Throws std::out_of_range if !connects(src, dst).
   [[nodiscard]] Path route(EndpointId src, EndpointId dst) const;
   /// One shortest path per distinct first hop out of `src` (per port / rail), each continued
   /// as route() does; a transfer on a `spread` plane is split equally over them.

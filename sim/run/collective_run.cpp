@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 
 #include "sim/config/errors.h"
@@ -12,6 +13,7 @@
 #include "sim/report/trace.h"
 #include "sim/engine/process_guard.h"
 #include "sim/run/comm_hub.h"
+#include "sim/run/multi_node_ring.h"
 #include "sim/run/simulation.h"
 #include "sim/units/quantity.h"
 #include "workloads/collective_memory.h"
@@ -42,15 +44,28 @@ const Plane& collective_plane(const LoadedRun& run) {
 
 namespace {
 
-/// Issues the stages of a collective one after another on the network: every flow of a stage
-/// starts together (paying the stage's rounds of path latency); the next stage starts when the
-/// last one arrived. Round-by-round expansion is the case of one-round stages.
+/// One stage's flows on one plane.
+struct Part {
+  NetworkModule* net = nullptr;
+  Stage stage;
+};
+/// Parts that run together (one plane, or both planes of a multi-node ring), and the rounds of
+/// the algorithm they stand for (for the report).
+struct Step {
+  std::vector<Part> parts;
+  long rounds = 0;
+};
+
+/// Issues the steps of a collective one after another on the network: every flow of a step
+/// starts together (paying its stage's rounds of path latency and extra latency); the next
+/// step starts when the last one arrived. Round-by-round expansion is the case of one-round
+/// stages.
 class CollectiveDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CollectiveDriver);
-  CollectiveDriver(sc_core::sc_module_name name, NetworkModule& net, std::vector<Stage> stages,
-                   CollectiveResult& result, bool channel_limited)
-      : sc_module(name), net_(net), stages_(std::move(stages)), result_(result), channel_limited_(channel_limited) {
+  CollectiveDriver(sc_core::sc_module_name name, std::vector<Step> steps, CollectiveResult& result,
+                   bool channel_limited)
+      : sc_module(name), steps_(std::move(steps)), result_(result), channel_limited_(channel_limited) {
     SC_METHOD(start);
   }
 
@@ -61,25 +76,27 @@ class CollectiveDriver : public sc_core::sc_module {
   void launch(size_t s) {
     const double now = sc_core::sc_time_stamp().to_seconds();
     if (s > 0) result_.stages.back().second = now;
-    if (s >= stages_.size()) {
+    if (s >= steps_.size()) {
       result_.time = now;
       return;
     }
     result_.stages.push_back({now, now});
-    result_.rounds += stages_[s].rounds;
-    pending_ = stages_[s].flows.size();
+    result_.rounds += steps_[s].rounds;
+    pending_ = 0;
+    for (const auto& part : steps_[s].parts) pending_ += part.stage.flows.size();
     if (pending_ == 0) return launch(s + 1);
-    const double rounds = stages_[s].rounds;
-    for (const auto& f : stages_[s].flows) {
-      ++result_.flows;
-      net_.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, s] {
-        if (--pending_ == 0) launch(s + 1);
-      }, rounds, stages_[s].extra_latency, channel_limited_ ? stages_[s].channel_rate : 0.0);
+    for (const auto& part : steps_[s].parts) {
+      const Stage& st = part.stage;
+      for (const auto& f : st.flows) {
+        ++result_.flows;
+        part.net->start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [this, s] {
+          if (--pending_ == 0) launch(s + 1);
+        }, st.rounds, st.extra_latency, channel_limited_ ? st.channel_rate : 0.0);
+      }
     }
   }
 
-  NetworkModule& net_;
-  std::vector<Stage> stages_;
+  std::vector<Step> steps_;
   CollectiveResult& result_;
   bool channel_limited_ = false;
   size_t pending_ = 0;
@@ -91,23 +108,42 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
                                      bool record_rates) {
   CollectiveResult result;
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<Stage> stages;
-  if (c.expansion == "rounds") {
-    for (auto& r : expand_collective(c)) stages.push_back({std::move(r), 1});
-  } else {
-    stages = expand_stages(c);
-  }
-  result.expansion = c.expansion;
-  // The size ramp, as the comm hub applies it (all_to_all_v keeps the plain flow model).
-  const bool ramp = c.op != CommKind::AllToAllV;
-  if (ramp) result.protocol = apply_ramp(run.planes[plane.index()], stages);
   // No ranks: the collective's flows are the whole workload.
   Simulation sim(run.device, run.workload.framework, run.planes, run.workload.parallel, {});
-  CollectiveDriver driver("collective", sim.hub().network(plane), std::move(stages), result, ramp);
+  std::vector<Step> steps;
+  // The size ramp, as the comm hub applies it (all_to_all_v keeps the plain flow model).
+  const bool ramp = c.op != CommKind::AllToAllV;
+  // A ring over several nodes runs as NCCL's rings, one per NIC (sim/run/multi_node_ring.h),
+  // unless a plane is named or another algorithm or the round-by-round expansion is asked for.
+  std::optional<MultiNodeRing> ring;
+  if (c.plane.empty() && c.expansion == "staged" && resolve_algorithm(c) == "ring")
+    ring = multi_node_ring(run.planes, plane, "collective", c.op, c.bytes, c.group);
+  if (ring) {
+    result.expansion = "multi-node ring";
+    result.protocol = ring->protocol;
+    result.scale_up_plane = ring->up;
+    steps.push_back({{{&sim.hub().network(ring->up), ring->up_stage}, {&sim.hub().network(ring->out), ring->out_stage}},
+                     static_cast<long>(c.op == CommKind::AllReduce ? 2 * (c.group.size() - 1) : c.group.size() - 1)});
+  } else {
+    std::vector<Stage> stages;
+    if (c.expansion == "rounds") {
+      for (auto& r : expand_collective(c)) stages.push_back({std::move(r), 1});
+    } else {
+      stages = expand_stages(c);
+    }
+    result.expansion = c.expansion;
+    if (ramp) result.protocol = apply_ramp(run.planes[plane.index()], stages);
+    for (auto& st : stages) {
+      const long rounds = st.rounds;
+      steps.push_back({{{&sim.hub().network(plane), std::move(st)}}, rounds});
+    }
+  }
+  CollectiveDriver driver("collective", std::move(steps), result, ramp);
   sim.hub().record_rates(record_rates);
   SimulationResult r = sim.run();
   result.link_bytes = r.link_bytes[plane.index()];
   result.rate_log = std::move(r.rate_logs[plane.index()]);
+  if (result.scale_up_plane) result.scale_up_link_bytes = r.link_bytes[result.scale_up_plane->index()];
   result.events = r.events + static_cast<long>(result.stages.size()) + 1;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
@@ -135,6 +171,8 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
                     {"op", comm_kind_name(c.op)},
                     {"algorithm", resolve_algorithm(c)},
                     {"plane", plane.name},
+                    {"scale_up_plane", r.scale_up_plane ? nlohmann::json(run.planes[r.scale_up_plane->index()].name)
+                                                        : nlohmann::json(nullptr)},
                     {"ranks", n},
                     {"local_size", node_size(c)},
                     {"bytes", c.bytes},
@@ -145,19 +183,29 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
                     {"protocol", r.protocol.empty() ? "none" : r.protocol},
                     {"stages", r.stages.size()},
                     {"rounds", r.rounds}};
-  NetworkSection net = network_section({plane}, {r.link_bytes}, r.time, plane.links.size());
+  std::vector<Plane> used{plane};
+  std::vector<std::vector<double>> used_bytes{r.link_bytes};
+  if (r.scale_up_plane) {
+    used.push_back(run.planes[r.scale_up_plane->index()]);
+    used_bytes.push_back(r.scale_up_link_bytes);
+  }
+  NetworkSection net = network_section(used, used_bytes, r.time, plane.links.size() + (r.scale_up_plane ? used.back().links.size() : 0));
   rep["planes"] = std::move(net.planes);
   rep["links"] = std::move(net.links);
   rep["sim"] = sim_section(r.events, r.time, r.wall_s);
   rep["sim"]["flows"] = r.flows;
   out.summary_text = fmt::format(
-      "Orrery — {} ({}) of {} over {} ranks on plane '{}' of {}\n"
+      "Orrery — {} ({}) of {} over {} ranks on plane '{}'{} of {}\n"
       "  time             {}\n  algbw            {:.1f} GB/s\n  busbw            {:.1f} GB/s\n{}"
       "  simulated {} flows in {} {} ({} rounds) with {} events in {:.1f} ms\n",
       comm_kind_name(c.op), resolve_algorithm(c), format_quantity(c.bytes, Dim::Bytes), n, plane.name,
+      r.scale_up_plane
+          ? fmt::format(" between nodes and '{}' inside them", run.planes[r.scale_up_plane->index()].name)
+          : std::string(),
       run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9,
       r.protocol.empty() ? std::string() : fmt::format("  protocol         {}\n", r.protocol), r.flows,
-      r.stages.size(), r.expansion == "rounds" ? "rounds" : "stages", r.rounds, r.events, 1e3 * r.wall_s);
+      r.stages.size(), r.expansion == "rounds" ? "rounds" : r.scale_up_plane ? "stage (multi-node ring)" : "stages",
+      r.rounds, r.events, 1e3 * r.wall_s);
   if (options.trace) {
     std::vector<TraceSpan> spans;
     const char* what = r.expansion == "rounds" ? "round" : "stage";

@@ -3,6 +3,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "hw/network/rate_log.h"
 #include "sim/core/ids.h"
 #include "sim/run/run.h"
@@ -16,6 +18,8 @@ struct CollectiveResult {
   std::vector<std::pair<double, double>> stages;  // start and end of each stage (or round)
   long rounds = 0;                         // rounds of the algorithm (sum over the stages)
   std::vector<double> link_bytes;          // bytes carried per directed link
+  std::optional<PlaneId> scale_up_plane;   // a multi-node ring's plane inside nodes
+  std::vector<double> scale_up_link_bytes; // ... and the bytes its links carried
   std::vector<RateChange> rate_log;        // the plane's rate changes (if asked for, for the trace)
   long events = 0;
   long flows = 0;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "sim/config/errors.h"
+#include "sim/run/multi_node_ring.h"
 #include "sim/run/node_forward.h"
 
 namespace orrery {
@@ -381,6 +382,11 @@ void CommHub::transfer_bytes(const CommOp& op, const std::vector<int>& group, Pl
     return run_aggregate(net, op, group, std::move(done), &ramp);
   }
   if (aggregate_running) ++aggregate_overlaps_;
+  // A ring collective over several nodes: NCCL's rings, one per NIC, inside nodes on their own
+  // plane (sim/run/multi_node_ring.h).
+  if (library)
+    if (auto ring = multi_node_ring(planes_, plane, traffic_class(op.group), op.op, op.bytes, group))
+      return run_multi_node(*ring, std::move(done));
   // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
   auto stages = std::make_shared<std::vector<Stage>>();
   if (op.op == CommKind::Send) {
@@ -399,6 +405,20 @@ void CommHub::transfer_bytes(const CommOp& op, const std::vector<int>& group, Pl
   const bool ramp = library;
   if (ramp) (void)apply_ramp(net.plane(), *stages);
   run_stages(net, stages, 0, std::move(done), ramp);
+}
+
+void CommHub::run_multi_node(const MultiNodeRing& ring, std::function<void()> done) {
+  auto pending = std::make_shared<size_t>(ring.up_stage.flows.size() + ring.out_stage.flows.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (const auto& [plane, stage] : {std::pair{ring.up, &ring.up_stage}, std::pair{ring.out, &ring.out_stage}}) {
+    NetworkModule& net = network(plane);
+    for (const auto& f : stage->flows) {
+      ++flows_;
+      net.start_flow(EndpointId{f.src}, EndpointId{f.dst}, f.bytes, [pending, finish] {
+        if (--*pending == 0) (*finish)();
+      }, stage->rounds, stage->extra_latency, stage->channel_rate);
+    }
+  }
 }
 
 void CommHub::run_node_forward(const CommOp& op, const std::vector<int>& group, PlaneId plane,

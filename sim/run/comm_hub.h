@@ -28,6 +28,8 @@
 
 namespace orrery {
 
+struct MultiNodeRing;  // sim/run/multi_node_ring.h
+
 /// What a fused all-to-all-v kernel costs on plane `p` on top of moving its bytes, for a group
 /// of `members` ranks (docs/models.md, "Fused dispatch and combine"):
 ///   overhead = startup(dispatch | combine) + (members - 1) x per_peer
@@ -130,6 +132,9 @@ class CommHub : public sc_core::sc_module {
   /// hops overlap as DeepEP's chunked kernels do (a forwarder relays chunks as they arrive).
   void run_node_forward(const CommOp& op, const std::vector<int>& group, PlaneId plane,
                         std::function<void()> done);
+  /// A ring collective across nodes (sim/run/multi_node_ring.h): the rings' hops inside nodes
+  /// on their plane and between nodes on the other, all at once; `done` when every flow arrived.
+  void run_multi_node(const MultiNodeRing& ring, std::function<void()> done);
   /// Runs an explicit traffic matrix (bytes from group[i] to group[j]) on `net`: in aggregate
   /// on a device-non-blocking plane with no flow in flight (each port drains its bytes at full
   /// rate: T = max over members of max(out / out_bw + lat_out, in / in_bw + lat_in), the

@@ -95,11 +95,18 @@ TEST_CASE("example_data_parallel_scaling_over_1_8_64_h100s", "[examples]") {
   const double eff8 = dgx["summary"]["tokens_per_s"].get<double>() / (8 * one);
   const double eff64 = cluster["summary"]["tokens_per_s"].get<double>() / (64 * one);
   CHECK(eff8 > 0.95);
-  CHECK(eff64 < 0.95);
-  CHECK(eff64 > 0.5);
+  // Across 8 nodes the gradients ride NCCL's rings, one per NIC (8 x 400 Gb/s per node), and
+  // still hide under backward.
+  CHECK(eff64 > 0.95);
   CHECK(dgx["parallel"]["group_planes"]["dp"] == "nvlink");
   CHECK(cluster["parallel"]["group_planes"]["dp"] == "infiniband");
-  CHECK(cluster["summary"]["comm_exposed_s"].get<double>() > dgx["summary"]["comm_exposed_s"].get<double>());
+  CHECK(cluster["summary"]["comm_s"].get<double>() > dgx["summary"]["comm_s"].get<double>());
+  // The README's what-if: 50 Gb/s NICs (1/8) make the all-reduce longer than backward.
+  const auto slow = run_report("--system h100-cluster-64" + w + " --set 'system.planes.infiniband.link_bandwidth=50 Gb/s'");
+  const double eff_slow = slow["summary"]["tokens_per_s"].get<double>() / (64 * one);
+  CHECK(eff_slow < 0.85);
+  CHECK(eff_slow > 0.5);
+  CHECK(slow["summary"]["comm_exposed_s"].get<double>() > 4 * cluster["summary"]["comm_exposed_s"].get<double>());
 }
 
 TEST_CASE("example_mixtral_tp_wins_latency_and_ep_wins_throughput", "[examples][moe]") {

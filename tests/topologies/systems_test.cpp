@@ -66,18 +66,42 @@ TEST_CASE("a_collective_across_nodes_on_a_node_scoped_plane_is_a_clear_error", "
   CHECK(in_node["summary"]["plane"] == "nvlink");
 }
 
-TEST_CASE("h100_cluster_64_all_reduce_over_infiniband_is_bounded_by_one_ndr_port_per_gpu", "[systems]") {
-  // group: all spans 8 nodes, so the default plane is the first collective plane that joins
-  // them: infiniband. Ring busbw <= 400 Gb/s x 0.93 = 46.5 GB/s per GPU.
+TEST_CASE("h100_cluster_64_all_reduce_across_nodes_runs_one_ring_per_nic", "[systems]") {
+  // group: all spans 8 nodes: the collective plane is infiniband, and the ring runs as NCCL's
+  // rings, one per NIC, inside each node on NVLink (sim/run/multi_node_ring.h). Every GPU's
+  // NIC carries one ring's hop: 2(n-1)/n x S / 8, so busbw <= 8 NICs x 400 Gb/s x 0.93.
+  const double S = 1073741824.0, n = 64, hop = 2 * (n - 1) / n * S / 8;
   const auto r = run_report("--system h100-cluster-64 --workload allreduce-1gib");
   CHECK(r["summary"]["plane"] == "infiniband");
+  CHECK(r["summary"]["scale_up_plane"] == "nvlink");
   CHECK(r["summary"]["ranks"] == 64);
   const double busbw = r["summary"]["busbw_GBps"];
   INFO("busbw " << busbw << " GB/s");
-  CHECK(busbw <= 50.0 * 0.93 * 1.0001);
-  CHECK(busbw >= 0.9 * 50.0 * 0.93);
+  CHECK(busbw <= 8 * 50.0 * 0.93 * 1.0001);
+  CHECK(busbw >= 0.9 * 8 * 50.0 * 0.93);
+  // Byte conservation, link by link (the large size runs Simple: wire bytes = payload): each
+  // GPU sends one ring's hop through its NIC and (8 - 1) hops over NVLink.
+  REQUIRE(r["summary"]["protocol"] == "simple");
+  int nics = 0, ports = 0;
+  for (const auto& l : r["links"]) {
+    const std::string from = l["from"], to = l["to"];
+    if (from.find(".d") == std::string::npos) continue;  // switch -> switch or switch -> GPU
+    if (l["plane"] == "infiniband") {
+      CHECK(l["bytes"].get<double>() == Approx(hop).epsilon(1e-9));
+      ++nics;
+    } else {
+      CHECK(l["bytes"].get<double>() == Approx(7 * hop).epsilon(1e-9));
+      ++ports;
+    }
+  }
+  CHECK(nics == 64);
+  CHECK(ports == 64);
+  // A plane named explicitly runs the flat ring on it alone: every hop through the NICs, so
+  // busbw <= one NIC.
   const auto named = run_report("--system h100-cluster-64 --workload allreduce-1gib --set workload.collective.plane=infiniband");
-  CHECK(named["summary"]["busbw_GBps"].get<double>() == Approx(busbw));
+  CHECK(named["summary"]["scale_up_plane"].is_null());
+  CHECK(named["summary"]["busbw_GBps"].get<double>() <= 50.0 * 0.93 * 1.0001);
+  CHECK(named["summary"]["busbw_GBps"].get<double>() >= 0.9 * 50.0 * 0.93);
 }
 
 TEST_CASE("cloudmatrix384_has_768_dies_192_cpus_and_112_l2_chips", "[systems]") {

@@ -1,0 +1,142 @@
+#include "sim/run/multi_node_ring.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "hw/network/protocol.h"
+#include "sim/run/comm_hub.h"
+
+namespace orrery {
+
+namespace {
+
+/// Capacity of the links out of device `d` on plane `p` (bandwidth x efficiency).
+double port_capacity(const Plane& p, int d) {
+  double c = 0;
+  const int node = p.device_node(EndpointId{d});
+  for (const auto& l : p.links)
+    if (l.from == node) c += l.bandwidth * p.efficiency;
+  return c;
+}
+
+/// What one plane contributes to the estimate: its slowest path λ, its busiest sender's rate R
+/// (port, capped by its channels) and the channels themselves.
+struct PlaneSide {
+  double latency = 0, rate = 0, channel_rate = 0;
+  int channels = 0;
+};
+
+PlaneSide side(const Plane& p, const std::vector<FlowSpec>& flows) {
+  PlaneSide s;
+  double bottleneck = std::numeric_limits<double>::infinity();
+  double port = std::numeric_limits<double>::infinity();
+  for (const auto& f : flows) {
+    const Path path = p.route(EndpointId{f.src}, EndpointId{f.dst});
+    s.latency = std::max(s.latency, p.path_latency(path));
+    bottleneck = std::min(bottleneck, p.bottleneck(path));
+    port = std::min(port, port_capacity(p, f.src));
+  }
+  const ChannelPlan chan = p.channel_plan(bottleneck);
+  s.channels = chan.channels;
+  s.channel_rate = chan.rate();
+  s.rate = chan.rate() > 0 ? std::min(port, chan.rate()) : port;
+  return s;
+}
+
+const Protocol* named(const std::vector<Protocol>& table, const std::string& name) {
+  for (const auto& p : table)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, PlaneId out_id,
+                                             const std::string& traffic, CommKind op, double bytes,
+                                             const std::vector<int>& group) {
+  if (op != CommKind::AllReduce && op != CommKind::AllGather && op != CommKind::ReduceScatter) return std::nullopt;
+  const Plane& out = planes[out_id.index()];
+  // The group's members node by node, in group order.
+  std::map<int, std::vector<int>> by_node;
+  std::vector<int> order;
+  for (int d : group) {
+    const int node = out.shape.node_of(d);
+    if (!by_node.count(node)) order.push_back(node);
+    by_node[node].push_back(d);
+  }
+  const int N = static_cast<int>(order.size());
+  const int m = static_cast<int>(by_node[order.front()].size());
+  if (N < 2 || m < 2) return std::nullopt;
+  for (int node : order)
+    if (static_cast<int>(by_node[node].size()) != m) return std::nullopt;
+  // The scale-up plane: another plane carrying this traffic (or everything) that joins the
+  // members of every node; the fastest if several do ...
+  int best = -1;
+  double best_bw = 0;
+  for (size_t i = 0; i < planes.size(); ++i) {
+    const Plane& p = planes[i];
+    if (PlaneId{i} == out_id) continue;
+    if (!p.traffic.empty() && std::find(p.traffic.begin(), p.traffic.end(), traffic) == p.traffic.end()) continue;
+    bool all = true;
+    for (int node : order) all = all && joins(p, by_node[node]);
+    if (!all) continue;
+    double bw = 0;
+    for (const auto& l : p.links) bw = std::max(bw, l.bandwidth * p.efficiency);
+    if (best < 0 || bw > best_bw) best = static_cast<int>(i), best_bw = bw;
+  }
+  // ... and faster than `out` (a slower plane inside nodes would not be where NCCL's rings go).
+  double out_bw = 0;
+  for (const auto& l : out.links) out_bw = std::max(out_bw, l.bandwidth * out.efficiency);
+  if (best < 0 || best_bw <= out_bw) return std::nullopt;
+  const PlaneId up_id{static_cast<size_t>(best)};
+  const Plane& up = planes[up_id.index()];
+
+  MultiNodeRing r;
+  r.up = up_id, r.out = out_id, r.nodes = N, r.per_node = m, r.rings = m;
+  const int n = N * m;
+  const bool all_reduce = op == CommKind::AllReduce;
+  // Bytes per rank around one ring, and per hop of one of the m rings.
+  const double per_rank = (all_reduce ? 2.0 : 1.0) * (n - 1) / n * bytes;
+  const double hop = per_rank / m;
+  // Pair (x -> x+1) inside a node is a hop of every ring but the one that enters at x+1:
+  // one flow of (m-1) hops. Ring c crosses from member c's NIC to member c of the next node
+  // (rail-aligned, as NCCL pairs NICs: the same NIC in and out of a node).
+  for (int a = 0; a < N; ++a) {
+    const auto& here = by_node[order[a]];
+    const auto& next = by_node[order[(a + 1) % N]];
+    for (int x = 0; x < m; ++x) {
+      r.up_stage.flows.push_back({here[x], here[(x + 1) % m], (m - 1) * hop});
+      r.out_stage.flows.push_back({here[x], next[x], hop});
+    }
+  }
+  const double k = all_reduce ? 2.0 * (n - 1) : n - 1;
+  const double k_out = all_reduce ? 2.0 * (N - 1) : N - 1;
+  const PlaneSide u = side(up, r.up_stage.flows), o = side(out, r.out_stage.flows);
+  const double w_up = (m - 1) * hop, w_out = hop;
+
+  // The protocol with the least T_p (the scale-up plane's table, else the scale-out plane's).
+  const std::vector<Protocol>& table = !up.protocols.empty() ? up.protocols : out.protocols;
+  double best_time = std::numeric_limits<double>::infinity(), best_latency = 0, efficiency = 1;
+  for (const auto& p : table) {
+    const Protocol* pu = named(up.protocols, p.name);
+    const Protocol* po = named(out.protocols, p.name);
+    const double fill = pipeline_fill(p, RampStage{k, 0, w_up}, u.rate, u.channels);
+    const double latency = p.base_latency + fill + (k - k_out) * (u.latency + (pu ? pu->step_latency : 0)) +
+                           k_out * (o.latency + (po ? po->step_latency : 0));
+    const double t = latency + std::max(w_up / (p.efficiency * u.rate), w_out / (p.efficiency * o.rate));
+    if (t < best_time) best_time = t, best_latency = latency, efficiency = p.efficiency, r.protocol = p.name;
+  }
+  if (table.empty()) best_latency = (k - k_out) * u.latency + k_out * o.latency;
+  r.latency = best_latency;
+  for (Stage* s : {&r.up_stage, &r.out_stage}) {
+    s->rounds = 0;  // the chain latency above replaces k x (path latency) per flow
+    s->extra_latency = best_latency;
+    for (auto& f : s->flows) f.bytes /= efficiency;
+  }
+  r.up_stage.channel_rate = u.channel_rate;
+  r.out_stage.channel_rate = o.channel_rate;
+  return r;
+}
+
+}  // namespace orrery
