@@ -384,9 +384,15 @@ void CommHub::transfer_bytes(const CommOp& op, const std::vector<int>& group, Pl
   if (aggregate_running) ++aggregate_overlaps_;
   // A ring collective over several nodes: NCCL's rings, one per NIC, inside nodes on their own
   // plane (sim/run/multi_node_ring.h).
-  if (library)
-    if (auto ring = multi_node_ring(planes_, plane, traffic_class(op.group), op.op, op.bytes, group))
-      return run_multi_node(*ring, std::move(done));
+  if (library && (op.op == CommKind::AllReduce || op.op == CommKind::AllGather || op.op == CommKind::ReduceScatter)) {
+    // Every step issues the same groups again: lay the rings out once per (plane, kind, group).
+    const auto key = std::make_tuple(plane.index(), static_cast<int>(op.group), group);
+    auto it = ring_layouts_.find(key);
+    if (it == ring_layouts_.end())
+      it = ring_layouts_.emplace(key, multi_node_ring_layout(planes_, plane, traffic_class(op.group), group)).first;
+    if (it->second)
+      if (auto ring = multi_node_ring(*it->second, planes_, op.op, op.bytes)) return run_multi_node(*ring, std::move(done));
+  }
   // A collective runs as NCCL's ring, in stages of concurrent flows (workloads/collective.h).
   auto stages = std::make_shared<std::vector<Stage>>();
   if (op.op == CommKind::Send) {

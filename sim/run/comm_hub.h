@@ -16,10 +16,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <vector>
 
 #include "hw/network/network_module.h"
+#include "sim/run/multi_node_ring.h"
 #include "sim/core/ids.h"
 #include "sim/engine/device.h"
 #include "sim/engine/op_source.h"
@@ -27,8 +29,6 @@
 #include "workloads/parallel.h"
 
 namespace orrery {
-
-struct MultiNodeRing;  // sim/run/multi_node_ring.h
 
 /// What a fused all-to-all-v kernel costs on plane `p` on top of moving its bytes, for a group
 /// of `members` ranks (docs/models.md, "Fused dispatch and combine"):
@@ -164,6 +164,7 @@ class CommHub : public sc_core::sc_module {
   std::map<TransferKey, Transfer> transfers_;
   std::map<CommGroup, PlaneId> group_plane_;
   std::map<std::pair<int, std::vector<int>>, PlaneId> plane_cache_;  // (kind, members) -> plane
+  std::map<std::tuple<size_t, int, std::vector<int>>, std::optional<MultiNodeRingLayout>> ring_layouts_;  // (plane, kind, group)
   Members ready_;
   sc_core::sc_event flush_;
   std::multimap<double, std::function<void()>> timers_;  // absolute time -> completion

@@ -20,15 +20,8 @@ double port_capacity(const Plane& p, int d) {
   return c;
 }
 
-/// What one plane contributes to the estimate: its slowest path λ, its busiest sender's rate R
-/// (port, capped by its channels) and the channels themselves.
-struct PlaneSide {
-  double latency = 0, rate = 0, channel_rate = 0;
-  int channels = 0;
-};
-
-PlaneSide side(const Plane& p, const std::vector<FlowSpec>& flows) {
-  PlaneSide s;
+RingSide side(const Plane& p, const std::vector<FlowSpec>& flows) {
+  RingSide s;
   double bottleneck = std::numeric_limits<double>::infinity();
   double port = std::numeric_limits<double>::infinity();
   for (const auto& f : flows) {
@@ -52,10 +45,8 @@ const Protocol* named(const std::vector<Protocol>& table, const std::string& nam
 
 }  // namespace
 
-std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, PlaneId out_id,
-                                             const std::string& traffic, CommKind op, double bytes,
-                                             const std::vector<int>& group) {
-  if (op != CommKind::AllReduce && op != CommKind::AllGather && op != CommKind::ReduceScatter) return std::nullopt;
+std::optional<MultiNodeRingLayout> multi_node_ring_layout(const std::vector<Plane>& planes, PlaneId out_id,
+                                                         const std::string& traffic, const std::vector<int>& group) {
   const Plane& out = planes[out_id.index()];
   // The group's members node by node, in group order.
   std::map<int, std::vector<int>> by_node;
@@ -89,30 +80,41 @@ std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, P
   double out_bw = 0;
   for (const auto& l : out.links) out_bw = std::max(out_bw, l.bandwidth * out.efficiency);
   if (best < 0 || best_bw <= out_bw) return std::nullopt;
-  const PlaneId up_id{static_cast<size_t>(best)};
-  const Plane& up = planes[up_id.index()];
 
-  MultiNodeRing r;
-  r.up = up_id, r.out = out_id, r.nodes = N, r.per_node = m, r.rings = m;
-  const int n = N * m;
-  const bool all_reduce = op == CommKind::AllReduce;
-  // Bytes per rank around one ring, and per hop of one of the m rings.
-  const double per_rank = (all_reduce ? 2.0 : 1.0) * (n - 1) / n * bytes;
-  const double hop = per_rank / m;
+  MultiNodeRingLayout r;
+  r.up = PlaneId{static_cast<size_t>(best)}, r.out = out_id, r.nodes = N, r.per_node = m;
   // Pair (x -> x+1) inside a node is a hop of every ring but the one that enters at x+1:
   // one flow of (m-1) hops. Ring c crosses from member c's NIC to member c of the next node
-  // (rail-aligned, as NCCL pairs NICs: the same NIC in and out of a node).
+  // (rail-aligned, as NCCL pairs NICs: the same NIC in and out of a node). Bytes in hops.
   for (int a = 0; a < N; ++a) {
     const auto& here = by_node[order[a]];
     const auto& next = by_node[order[(a + 1) % N]];
     for (int x = 0; x < m; ++x) {
-      r.up_stage.flows.push_back({here[x], here[(x + 1) % m], (m - 1) * hop});
-      r.out_stage.flows.push_back({here[x], next[x], hop});
+      r.up_flows.push_back({here[x], here[(x + 1) % m], double(m - 1)});
+      r.out_flows.push_back({here[x], next[x], 1.0});
     }
   }
+  r.up_side = side(planes[r.up.index()], r.up_flows);
+  r.out_side = side(out, r.out_flows);
+  return r;
+}
+
+std::optional<MultiNodeRing> multi_node_ring(const MultiNodeRingLayout& layout, const std::vector<Plane>& planes,
+                                             CommKind op, double bytes) {
+  if (op != CommKind::AllReduce && op != CommKind::AllGather && op != CommKind::ReduceScatter) return std::nullopt;
+  const Plane& up = planes[layout.up.index()];
+  const Plane& out = planes[layout.out.index()];
+  const int N = layout.nodes, m = layout.per_node, n = N * m;
+  MultiNodeRing r;
+  r.up = layout.up, r.out = layout.out, r.nodes = N, r.per_node = m, r.rings = m;
+  const bool all_reduce = op == CommKind::AllReduce;
+  // Bytes per rank around one ring, and per hop of one of the m rings.
+  const double per_rank = (all_reduce ? 2.0 : 1.0) * (n - 1) / n * bytes;
+  const double hop = per_rank / m;
   const double k = all_reduce ? 2.0 * (n - 1) : n - 1;
   const double k_out = all_reduce ? 2.0 * (N - 1) : N - 1;
-  const PlaneSide u = side(up, r.up_stage.flows), o = side(out, r.out_stage.flows);
+  const RingSide& u = layout.up_side;
+  const RingSide& o = layout.out_side;
   const double w_up = (m - 1) * hop, w_out = hop;
 
   // The protocol with the least T_p (the scale-up plane's table, else the scale-out plane's).
@@ -129,14 +131,24 @@ std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, P
   }
   if (table.empty()) best_latency = (k - k_out) * u.latency + k_out * o.latency;
   r.latency = best_latency;
+  r.up_stage.flows = layout.up_flows;
+  r.out_stage.flows = layout.out_flows;
   for (Stage* s : {&r.up_stage, &r.out_stage}) {
     s->rounds = 0;  // the chain latency above replaces k x (path latency) per flow
     s->extra_latency = best_latency;
-    for (auto& f : s->flows) f.bytes /= efficiency;
+    for (auto& f : s->flows) f.bytes *= hop / efficiency;
   }
   r.up_stage.channel_rate = u.channel_rate;
   r.out_stage.channel_rate = o.channel_rate;
   return r;
+}
+
+std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, PlaneId out, const std::string& traffic,
+                                             CommKind op, double bytes, const std::vector<int>& group) {
+  if (op != CommKind::AllReduce && op != CommKind::AllGather && op != CommKind::ReduceScatter) return std::nullopt;
+  const auto layout = multi_node_ring_layout(planes, out, traffic, group);
+  if (!layout) return std::nullopt;
+  return multi_node_ring(*layout, planes, op, bytes);
 }
 
 }  // namespace orrery

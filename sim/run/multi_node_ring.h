@@ -40,6 +40,21 @@
 
 namespace orrery {
 
+/// What one plane of the ring offers: its slowest path λ, its busiest sender's rate R (port,
+/// capped by its channels), and the channels.
+struct RingSide {
+  double latency = 0, rate = 0, channel_rate = 0;
+  int channels = 0;
+};
+
+/// The part of a multi-node ring that depends on the group only (computed once per group).
+struct MultiNodeRingLayout {
+  PlaneId up, out;
+  int nodes = 0, per_node = 0;
+  std::vector<FlowSpec> up_flows, out_flows;  // bytes counted in ring hops (m-1, or 1)
+  RingSide up_side, out_side;
+};
+
 struct MultiNodeRing {
   PlaneId up, out;      // inside a node (NVLink), between nodes (InfiniBand)
   Stage up_stage;       // m-1 hops per node and ring, on `up`
@@ -58,5 +73,14 @@ struct MultiNodeRing {
 [[nodiscard]] std::optional<MultiNodeRing> multi_node_ring(const std::vector<Plane>& planes, PlaneId out,
                                                            const std::string& traffic, CommKind op,
                                                            double bytes, const std::vector<int>& group);
+
+/// The group-only part of the above (nothing when it does not apply), and the ring for one op
+/// and size from it (nothing for an op other than all_reduce, all_gather, reduce_scatter).
+[[nodiscard]] std::optional<MultiNodeRingLayout> multi_node_ring_layout(const std::vector<Plane>& planes,
+                                                                       PlaneId out, const std::string& traffic,
+                                                                       const std::vector<int>& group);
+[[nodiscard]] std::optional<MultiNodeRing> multi_node_ring(const MultiNodeRingLayout& layout,
+                                                           const std::vector<Plane>& planes, CommKind op,
+                                                           double bytes);
 
 }  // namespace orrery
