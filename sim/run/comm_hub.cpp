@@ -374,6 +374,10 @@ void CommHub::transfer_bytes(const CommOp& op, const std::vector<int>& group, Pl
                              std::function<void()> done, bool library) {
   NetworkModule& net = network(plane);
   const double now = sc_core::sc_time_stamp().to_seconds();
+  // The library's all-to-all across nodes: intra-node pairs on the node's own plane.
+  if (op.op == CommKind::AllToAllV && library)
+    if (const auto up = scale_up_plane(planes_, plane, traffic_class(op.group), group))
+      return run_library_split(op, group, plane, *up, std::move(done));
   // Aggregates overlap each other by queueing on the ports; flows do not see them.
   const bool aggregate_running = net.ports_busy_until() > now;
   if (op.op == CommKind::AllToAllV && net.plane().device_non_blocking && !flows_only_ && net.idle()) {
@@ -460,11 +464,68 @@ void CommHub::run_node_forward(const CommOp& op, const std::vector<int>& group, 
   run_matrix(network(up), group, t.scale_up, both);
 }
 
+namespace {
+
+/// The library's costs (the size ramp) for an explicit traffic matrix on plane `p`, as
+/// library_ramp does for a shared all-to-all-v: a stand-in stage of one flow per sending
+/// member, carrying all it sends, to the member it sends most to.
+Stage matrix_ramp(const Plane& p, const std::vector<int>& group, const std::vector<std::vector<double>>& sizes) {
+  Stage s;
+  s.rounds = 1;
+  for (size_t i = 0; i < group.size(); ++i) {
+    double out = 0, most = 0;
+    size_t to = i;
+    for (size_t j = 0; j < group.size(); ++j) {
+      if (i == j) continue;
+      out += sizes[i][j];
+      if (sizes[i][j] > most) most = sizes[i][j], to = j;
+    }
+    if (out > 0) s.flows.push_back(FlowSpec{group[i], group[to], out});
+  }
+  std::vector<Stage> one{s};
+  (void)apply_ramp(p, one);
+  return one.front();
+}
+
+}  // namespace
+
+void CommHub::run_library_split(const CommOp& op, const std::vector<int>& group, PlaneId out, PlaneId up,
+                                std::function<void()> done) {
+  // NCCL's all-to-all is point to point: a peer in the same node over the node's fabric, one in
+  // another node through the NICs; both at once.
+  const SystemShape& shape = planes_[out.index()].shape;
+  const auto sizes = traffic_matrix(op, group.size());
+  auto inside = sizes, across = sizes;
+  for (size_t i = 0; i < group.size(); ++i)
+    for (size_t j = 0; j < group.size(); ++j)
+      (shape.node_of(group[i]) == shape.node_of(group[j]) ? across : inside)[i][j] = 0;
+  auto pending = std::make_shared<int>(2);
+  auto both = [pending, done = std::move(done)] {
+    if (--*pending == 0) done();
+  };
+  const Stage ramp_in = matrix_ramp(planes_[up.index()], group, inside);
+  const Stage ramp_across = matrix_ramp(planes_[out.index()], group, across);
+  run_matrix(network(up), group, inside, both, &ramp_in);
+  run_matrix(network(out), group, across, both, &ramp_across);
+}
+
 void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
-                         const std::vector<std::vector<double>>& sizes, std::function<void()> done) {
+                         const std::vector<std::vector<double>>& sizes, std::function<void()> done,
+                         const Stage* ramp) {
   const double now = sc_core::sc_time_stamp().to_seconds();
   const bool aggregate_running = net.ports_busy_until() > now;
   const size_t n = group.size();
+  // The library's costs: wire bytes / payload, a lead before the bytes, a channel cap per sender.
+  double inflate = 1, lead = 0, max_out = 0;
+  if (ramp && !ramp->flows.empty()) {
+    double payload = 0;
+    for (size_t j = 0; j < n; ++j)
+      if (group[j] == ramp->flows.front().src)
+        for (size_t k = 0; k < n; ++k) payload += j == k ? 0.0 : sizes[j][k];
+    if (payload > 0) inflate = ramp->flows.front().bytes / payload;
+    lead = ramp->extra_latency;
+    max_out = ramp->channel_rate;
+  }
   if (net.plane().device_non_blocking && !flows_only_ && net.idle()) {
     const Plane& p = net.plane();
     const double inf = std::numeric_limits<double>::infinity();
@@ -473,10 +534,10 @@ void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
       for (size_t j = 0; j < n; ++j) {
         if (i == j || !(sizes[i][j] > 0)) continue;
         const double l = p.path_latency(p.route(EndpointId{group[i]}, EndpointId{group[j]}));
-        out[i] += sizes[i][j], in[j] += sizes[i][j];
+        out[i] += sizes[i][j] * inflate, in[j] += sizes[i][j] * inflate;
         lat_out[i] = std::min(lat_out[i], l), lat_in[j] = std::min(lat_in[j], l);
       }
-    const double T = net.reserve_aggregate(group, out, in, lat_out, lat_in);
+    const double T = net.reserve_aggregate(group, out, in, lat_out, lat_in, lead, max_out);
     ++aggregated_;
     after(T, std::move(done));
     return;
@@ -488,7 +549,12 @@ void CommHub::run_matrix(NetworkModule& net, const std::vector<int>& group,
   c.algorithm = "auto";
   c.sizes = sizes;
   auto stages = std::make_shared<std::vector<Stage>>(expand_stages(c));
-  run_stages(net, stages, 0, std::move(done), false);
+  for (auto& st : *stages) {
+    for (auto& f : st.flows) f.bytes *= inflate;
+    st.extra_latency = lead;
+    st.channel_rate = max_out;
+  }
+  run_stages(net, stages, 0, std::move(done), ramp != nullptr);
 }
 
 void CommHub::start_collective(size_t index, OpId id) {

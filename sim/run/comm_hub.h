@@ -140,8 +140,16 @@ class CommHub : public sc_core::sc_module {
   /// rate: T = max over members of max(out / out_bw + lat_out, in / in_bw + lat_in), the
   /// latencies taken over the pairs that exchange bytes; queued behind aggregates in flight),
   /// else as one round of direct flows.
+  /// `ramp`: the library's costs (matrix_ramp: wire bytes / payload, a lead, a channel cap
+  /// per sender), none when null.
   void run_matrix(NetworkModule& net, const std::vector<int>& group,
-                  const std::vector<std::vector<double>>& sizes, std::function<void()> done);
+                  const std::vector<std::vector<double>>& sizes, std::function<void()> done,
+                  const Stage* ramp = nullptr);
+  /// The library's all_to_all_v of a group spanning nodes when a faster plane joins each node's
+  /// members (`up`): pairs inside a node on `up`, pairs across nodes on `out`, at the same time,
+  /// each part with its plane's library costs; `done` when both have finished.
+  void run_library_split(const CommOp& op, const std::vector<int>& group, PlaneId out, PlaneId up,
+                         std::function<void()> done);
   /// Per member of `group` on the plane of `net`: shortest path latency to and from another.
   const std::pair<std::vector<double>, std::vector<double>>& member_latency(NetworkModule& net,
                                                                             const std::vector<int>& group);

@@ -45,6 +45,39 @@ const Protocol* named(const std::vector<Protocol>& table, const std::string& nam
 
 }  // namespace
 
+std::optional<PlaneId> scale_up_plane(const std::vector<Plane>& planes, PlaneId out_id, const std::string& traffic,
+                                      const std::vector<int>& group) {
+  const Plane& out = planes[out_id.index()];
+  std::map<int, std::vector<int>> by_node;
+  for (int d : group) by_node[out.shape.node_of(d)].push_back(d);
+  bool shared = false;
+  for (const auto& [node, members] : by_node) shared = shared || members.size() > 1;
+  if (by_node.size() < 2 || !shared) return std::nullopt;
+  // Another plane carrying this traffic (or everything) that joins the members of every node;
+  // the fastest if several do ...
+  int best = -1;
+  double best_bw = 0;
+  for (size_t i = 0; i < planes.size(); ++i) {
+    const Plane& p = planes[i];
+    if (PlaneId{i} == out_id) continue;
+    if (!p.traffic.empty() && std::find(p.traffic.begin(), p.traffic.end(), traffic) == p.traffic.end()) continue;
+    // A fabric of the node: it does not reach across nodes (else it would carry the group).
+    const int a = by_node.begin()->second.front(), b = std::next(by_node.begin())->second.front();
+    if (p.connects(EndpointId{a}, EndpointId{b})) continue;
+    bool all = true;
+    for (const auto& [node, members] : by_node) all = all && joins(p, members);
+    if (!all) continue;
+    double bw = 0;
+    for (const auto& l : p.links) bw = std::max(bw, l.bandwidth * p.efficiency);
+    if (best < 0 || bw > best_bw) best = static_cast<int>(i), best_bw = bw;
+  }
+  // ... and faster than `out` (a slower plane inside nodes is not where the library goes).
+  double out_bw = 0;
+  for (const auto& l : out.links) out_bw = std::max(out_bw, l.bandwidth * out.efficiency);
+  if (best < 0 || best_bw <= out_bw) return std::nullopt;
+  return PlaneId{static_cast<size_t>(best)};
+}
+
 std::optional<MultiNodeRingLayout> multi_node_ring_layout(const std::vector<Plane>& planes, PlaneId out_id,
                                                          const std::string& traffic, const std::vector<int>& group) {
   const Plane& out = planes[out_id.index()];
@@ -61,28 +94,11 @@ std::optional<MultiNodeRingLayout> multi_node_ring_layout(const std::vector<Plan
   if (N < 2 || m < 2) return std::nullopt;
   for (int node : order)
     if (static_cast<int>(by_node[node].size()) != m) return std::nullopt;
-  // The scale-up plane: another plane carrying this traffic (or everything) that joins the
-  // members of every node; the fastest if several do ...
-  int best = -1;
-  double best_bw = 0;
-  for (size_t i = 0; i < planes.size(); ++i) {
-    const Plane& p = planes[i];
-    if (PlaneId{i} == out_id) continue;
-    if (!p.traffic.empty() && std::find(p.traffic.begin(), p.traffic.end(), traffic) == p.traffic.end()) continue;
-    bool all = true;
-    for (int node : order) all = all && joins(p, by_node[node]);
-    if (!all) continue;
-    double bw = 0;
-    for (const auto& l : p.links) bw = std::max(bw, l.bandwidth * p.efficiency);
-    if (best < 0 || bw > best_bw) best = static_cast<int>(i), best_bw = bw;
-  }
-  // ... and faster than `out` (a slower plane inside nodes would not be where NCCL's rings go).
-  double out_bw = 0;
-  for (const auto& l : out.links) out_bw = std::max(out_bw, l.bandwidth * out.efficiency);
-  if (best < 0 || best_bw <= out_bw) return std::nullopt;
+  const auto up = scale_up_plane(planes, out_id, traffic, group);
+  if (!up) return std::nullopt;
 
   MultiNodeRingLayout r;
-  r.up = PlaneId{static_cast<size_t>(best)}, r.out = out_id, r.nodes = N, r.per_node = m;
+  r.up = *up, r.out = out_id, r.nodes = N, r.per_node = m;
   // Pair (x -> x+1) inside a node is a hop of every ring but the one that enters at x+1:
   // one flow of (m-1) hops. Ring c crosses from member c's NIC to member c of the next node
   // (rail-aligned, as NCCL pairs NICs: the same NIC in and out of a node). Bytes in hops.

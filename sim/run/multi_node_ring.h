@@ -74,6 +74,13 @@ struct MultiNodeRing {
                                                            const std::string& traffic, CommKind op,
                                                            double bytes, const std::vector<int>& group);
 
+/// The plane the communication library uses inside the nodes of a group that spans several
+/// (at least one holding two or more members): another plane carrying `traffic` that joins the
+/// members of every node but not nodes to each other, and is faster than `out` (fastest link x
+/// efficiency); the fastest of those. Nothing otherwise.
+[[nodiscard]] std::optional<PlaneId> scale_up_plane(const std::vector<Plane>& planes, PlaneId out,
+                                                    const std::string& traffic, const std::vector<int>& group);
+
 /// The group-only part of the above (nothing when it does not apply), and the ring for one op
 /// and size from it (nothing for an op other than all_reduce, all_gather, reduce_scatter).
 [[nodiscard]] std::optional<MultiNodeRingLayout> multi_node_ring_layout(const std::vector<Plane>& planes,
