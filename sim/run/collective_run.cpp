@@ -171,8 +171,7 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
                     {"op", comm_kind_name(c.op)},
                     {"algorithm", resolve_algorithm(c)},
                     {"plane", plane.name},
-                    {"scale_up_plane", r.scale_up_plane ? nlohmann::json(run.planes[r.scale_up_plane->index()].name)
-                                                        : nlohmann::json(nullptr)},
+                    {"scale_up_plane", r.scale_up_plane ? run.planes[r.scale_up_plane->index()].name : "none"},
                     {"ranks", n},
                     {"local_size", node_size(c)},
                     {"bytes", c.bytes},
