@@ -66,20 +66,26 @@ def gb(b):
 
 def data_parallel_scaling():
     w = " --workload examples/data-parallel-scaling/train.yaml"
-    systems = [("h100-sxm", 1, "—"), ("dgx-h100", 8, "NVLink (450 GB/s per GPU)"),
-               ("h100-cluster-64", 64, "InfiniBand (400 Gb/s per GPU)")]
-    reports = {s: run(f"--system {s}{w}")["summary"] for s, _, _ in systems}
+    slow = " --set 'system.planes.infiniband.link_bandwidth=50 Gb/s'"
+    systems = [("h100-sxm", "h100-sxm", "", 1, "—"),
+               ("dgx-h100", "dgx-h100", "", 8, "NVLink (450 GB/s per GPU)"),
+               ("h100-cluster-64", "h100-cluster-64", "", 64,
+                "NVLink inside nodes, InfiniBand between (8 × 400 Gb/s per node)"),
+               ("h100-cluster-64, 50 Gb/s NICs", "h100-cluster-64", slow, 64, "same, NICs at 1/8")]
+    reports = {label: run(f"--system {s}{w}{extra}")["summary"] for label, s, extra, _, _ in systems}
     one = reports["h100-sxm"]["tokens_per_s"]
     rows = []
-    for s, gpus, over in systems:
-        r = reports[s]
+    for label, _, _, gpus, over in systems:
+        r = reports[label]
         k = r["tokens_per_s"] / 1e3
         tokens = f"{k:.1f} k" if k < 100 else f"{k:,.0f} k"
-        rows.append(f"| {s} | {gpus} | {over} | {r['step_time_s'] * 1e3:.0f} ms | {tokens} | "
+        rows.append(f"| {label} | {gpus} | {over} | {r['step_time_s'] * 1e3:.0f} ms | {tokens} | "
                     f"{100 * r['tokens_per_s'] / (gpus * one):.0f}% |")
     dgx, cl = reports["dgx-h100"], reports["h100-cluster-64"]
+    sl = reports["h100-cluster-64, 50 Gb/s NICs"]
     prose = [f"dgx-h100 all-reduce {ms(dgx['comm_s'])}, exposed {ms(dgx['comm_exposed_s'])}",
-             f"h100-cluster-64 all-reduce {ms(cl['comm_s'])}, exposed {ms(cl['comm_exposed_s'])}"]
+             f"h100-cluster-64 all-reduce {ms(cl['comm_s'])}, exposed {ms(cl['comm_exposed_s'])}",
+             f"50 Gb/s NICs: all-reduce {ms(sl['comm_s'])}, exposed {ms(sl['comm_exposed_s'])}"]
     return "| system | GPUs | all-reduce over | step | tokens/s | scaling efficiency |", rows, prose
 
 
