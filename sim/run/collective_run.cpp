@@ -118,7 +118,31 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
   std::optional<MultiNodeRing> ring;
   if (c.plane.empty() && c.expansion == "staged" && resolve_algorithm(c) == "ring")
     ring = multi_node_ring(run.planes, plane, "collective", c.op, c.bytes, c.group);
-  if (ring) {
+  // The hierarchical all-reduce across nodes: its two intra-node stages on the nodes' own plane
+  // when every group of local_size members lies in one node (NCCL would not send them out).
+  std::optional<PlaneId> up;
+  if (!ring && c.plane.empty() && c.expansion == "staged" && resolve_algorithm(c) == "hierarchical") {
+    up = scale_up_plane(run.planes, plane, "collective", c.group);
+    const SystemShape& shape = run.planes[plane.index()].shape;
+    const size_t m = static_cast<size_t>(node_size(c));
+    for (size_t i = 0; up && i < c.group.size(); ++i)
+      if (shape.node_of(c.group[i]) != shape.node_of(c.group[i - i % m])) up.reset();
+  }
+  if (up) {
+    auto stages = expand_stages(c);  // intra reduce-scatter, inter all-reduce, intra all-gather
+    if (stages.size() != 3) throw std::logic_error("hierarchical all-reduce without its three stages");
+    std::vector<Stage> intra{stages[0], stages[2]}, inter{stages[1]};
+    const std::string p_up = apply_ramp(run.planes[up->index()], intra);
+    const std::string p_out = apply_ramp(run.planes[plane.index()], inter);
+    result.expansion = c.expansion;
+    result.protocol = p_out.empty() || p_out == p_up ? p_up : p_up + "/" + p_out;
+    result.scale_up_plane = up;
+    NetworkModule& in_node = sim.hub().network(*up);
+    NetworkModule& across = sim.hub().network(plane);
+    steps.push_back({{{&in_node, intra[0]}}, intra[0].rounds});
+    steps.push_back({{{&across, inter[0]}}, inter[0].rounds});
+    steps.push_back({{{&in_node, intra[1]}}, intra[1].rounds});
+  } else if (ring) {
     result.expansion = "multi-node ring";
     result.protocol = ring->protocol;
     result.scale_up_plane = ring->up;
@@ -203,7 +227,7 @@ RunOutput execute_collective(const LoadedRun& run, const RunOptions& options) {
           : std::string(),
       run.system_name, format_quantity(r.time, Dim::Time), algbw / 1e9, busbw / 1e9,
       r.protocol.empty() ? std::string() : fmt::format("  protocol         {}\n", r.protocol), r.flows,
-      r.stages.size(), r.expansion == "rounds" ? "rounds" : r.scale_up_plane ? "stage (multi-node ring)" : "stages",
+      r.stages.size(), r.expansion == "rounds" ? "rounds" : r.expansion == "multi-node ring" ? "stage (multi-node ring)" : "stages",
       r.rounds, r.events, 1e3 * r.wall_s);
   if (options.trace) {
     std::vector<TraceSpan> spans;

@@ -104,6 +104,37 @@ TEST_CASE("h100_cluster_64_all_reduce_across_nodes_runs_one_ring_per_nic", "[sys
   CHECK(named["summary"]["busbw_GBps"].get<double>() >= 0.9 * 50.0 * 0.93);
 }
 
+TEST_CASE("hierarchical_all_reduce_across_nodes_keeps_its_intra_node_stages_on_nvlink", "[systems]") {
+  // 2 nodes x 8 GPUs, local_size 8: reduce-scatter and all-gather inside each node on NVLink
+  // ((m-1)/m x S each way per GPU), the all-reduce of each S/m shard between the nodes on
+  // InfiniBand (2(N-1)/N x S/m per GPU). Bytes by hand, link by link (Simple: payload).
+  const double S = 1073741824.0, m = 8, N = 2;
+  const std::string args = "--system h100-cluster-64 --set system.devices=16 --workload allreduce-1gib "
+                           "--set workload.collective.local_size=8";
+  const auto r = run_report(args);
+  CHECK(r["summary"]["algorithm"] == "hierarchical");
+  CHECK(r["summary"]["scale_up_plane"] == "nvlink");
+  REQUIRE(r["summary"]["protocol"] == "simple");
+  int nics = 0, ports = 0;
+  for (const auto& l : r["links"]) {
+    const std::string from = l["from"];
+    if (from.find(".d") == std::string::npos) continue;
+    if (l["plane"] == "infiniband") {
+      CHECK(l["bytes"].get<double>() == Approx(2 * (N - 1) / N * S / m).epsilon(1e-9));
+      ++nics;
+    } else {
+      CHECK(l["bytes"].get<double>() == Approx(2 * (m - 1) / m * S).epsilon(1e-9));
+      ++ports;
+    }
+  }
+  CHECK(nics == 16);
+  CHECK(ports == 16);
+  // On the InfiniBand plane alone (named), the intra-node stages go through the NICs: slower.
+  const auto flat = run_report(args + " --set workload.collective.plane=infiniband");
+  CHECK(flat["summary"]["scale_up_plane"] == "none");
+  CHECK(flat["summary"]["step_time_s"].get<double>() > 3 * r["summary"]["step_time_s"].get<double>());
+}
+
 TEST_CASE("cloudmatrix384_has_768_dies_192_cpus_and_112_l2_chips", "[systems]") {
   const auto run = load("cloudmatrix384", "point-to-point");
   CHECK(run.devices == 768);
