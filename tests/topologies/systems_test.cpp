@@ -96,6 +96,13 @@ TEST_CASE("h100_cluster_64_all_reduce_across_nodes_runs_one_ring_per_nic", "[sys
   }
   CHECK(nics == 64);
   CHECK(ports == 64);
+  // Latency by hand, 2 nodes x 8 GPUs, 8 bytes (LL): a chunk crosses k = 2(n-1) = 30 steps,
+  // k_out = 2(N-1) = 2 of them between nodes. NVLink step: its 2 x 0.3 us path + LL's 0 us;
+  // InfiniBand step: its 4 x 1 us path (no protocols declared). L = 6.6 + 28 x 0.6 + 2 x 4 us.
+  const auto tiny = run_report("--system h100-cluster-64 --set system.devices=16 --workload allreduce-1gib "
+                               "--set 'workload.collective.bytes=8 B'");
+  CHECK(tiny["summary"]["protocol"] == "ll");
+  CHECK(tiny["summary"]["step_time_s"].get<double>() == Approx((6.6 + 28 * 0.6 + 2 * 4.0) * 1e-6).epsilon(0.01));
   // A plane named explicitly runs the flat ring on it alone: every hop through the NICs, so
   // busbw <= one NIC.
   const auto named = run_report("--system h100-cluster-64 --workload allreduce-1gib --set workload.collective.plane=infiniband");
