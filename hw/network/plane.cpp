@@ -216,6 +216,13 @@ ChannelPlan Plane::channel_plan(double bottleneck) const {
   return {};
 }
 
+double Plane::out_capacity(EndpointId e) const {
+  double c = 0;
+  const int node = device_node(e);
+  for (LinkId l : out_links_[static_cast<size_t>(node)]) c += link(l).bandwidth * efficiency;
+  return c;
+}
+
 double Plane::bottleneck(const Path& path) const {
   double b = std::numeric_limits<double>::infinity();
   for (LinkId l : path) b = std::min(b, link(l).bandwidth);

@@ -115,6 +115,8 @@ class Plane {
   [[nodiscard]] ChannelPlan channel_plan(double bottleneck) const;
   /// Bandwidth of the narrowest link of a path (bytes/s, before efficiency).
   [[nodiscard]] double bottleneck(const Path& path) const;
+  /// What endpoint `e` can send: the links out of its node, bandwidth x efficiency (bytes/s).
+  [[nodiscard]] double out_capacity(EndpointId e) const;
 
   /// Adds a node and returns its index; a switch has no endpoint.
   int add_node(const std::string& node_name, EndpointId endpoint = EndpointId{});

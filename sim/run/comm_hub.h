@@ -36,6 +36,11 @@ namespace orrery {
 /// Throws ConfigError when the plane has no fused support (Plane::fused).
 [[nodiscard]] double fused_overhead(const Plane& p, CommOp::Fused kind, size_t members);
 
+/// all_to_all_v among n ranks that each send `op.bytes`, split by `op.shares` over the group
+/// (their own share stays local): sizes[i][j] = bytes x share[j]; a reverse op (a combine)
+/// sends the same amounts back: sizes[j][i].
+[[nodiscard]] std::vector<std::vector<double>> traffic_matrix(const CommOp& op, size_t n);
+
 /// Every member of `members` reaches every other on plane `p`.
 [[nodiscard]] bool joins(const Plane& p, const std::vector<int>& members);
 
@@ -173,6 +178,7 @@ class CommHub : public sc_core::sc_module {
   std::map<CommGroup, PlaneId> group_plane_;
   std::map<std::pair<int, std::vector<int>>, PlaneId> plane_cache_;  // (kind, members) -> plane
   std::map<std::tuple<size_t, int, std::vector<int>>, std::optional<MultiNodeRingLayout>> ring_layouts_;  // (plane, kind, group)
+  std::map<std::tuple<size_t, int, std::vector<int>>, std::optional<PlaneId>> scale_up_;  // the library split's plane
   Members ready_;
   sc_core::sc_event flush_;
   std::multimap<double, std::function<void()>> timers_;  // absolute time -> completion

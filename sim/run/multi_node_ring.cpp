@@ -11,15 +11,6 @@ namespace orrery {
 
 namespace {
 
-/// Capacity of the links out of device `d` on plane `p` (bandwidth x efficiency).
-double port_capacity(const Plane& p, int d) {
-  double c = 0;
-  const int node = p.device_node(EndpointId{d});
-  for (const auto& l : p.links)
-    if (l.from == node) c += l.bandwidth * p.efficiency;
-  return c;
-}
-
 RingSide side(const Plane& p, const std::vector<FlowSpec>& flows) {
   RingSide s;
   double bottleneck = std::numeric_limits<double>::infinity();
@@ -28,7 +19,7 @@ RingSide side(const Plane& p, const std::vector<FlowSpec>& flows) {
     const Path path = p.route(EndpointId{f.src}, EndpointId{f.dst});
     s.latency = std::max(s.latency, p.path_latency(path));
     bottleneck = std::min(bottleneck, p.bottleneck(path));
-    port = std::min(port, port_capacity(p, f.src));
+    port = std::min(port, p.out_capacity(EndpointId{f.src}));
   }
   const ChannelPlan chan = p.channel_plan(bottleneck);
   s.channels = chan.channels;
