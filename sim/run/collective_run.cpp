@@ -147,7 +147,7 @@ CollectiveResult simulate_collective(const LoadedRun& run, PlaneId plane, const 
     result.protocol = ring->protocol;
     result.scale_up_plane = ring->up;
     steps.push_back({{{&sim.hub().network(ring->up), ring->up_stage}, {&sim.hub().network(ring->out), ring->out_stage}},
-                     static_cast<long>(c.op == CommKind::AllReduce ? 2 * (c.group.size() - 1) : c.group.size() - 1)});
+                     ring->steps});
   } else {
     std::vector<Stage> stages;
     if (c.expansion == "rounds") {

@@ -113,12 +113,13 @@ std::optional<MultiNodeRing> multi_node_ring(const MultiNodeRingLayout& layout, 
   const Plane& out = planes[layout.out.index()];
   const int N = layout.nodes, m = layout.per_node, n = N * m;
   MultiNodeRing r;
-  r.up = layout.up, r.out = layout.out, r.nodes = N, r.per_node = m, r.rings = m;
+  r.up = layout.up, r.out = layout.out;
   const bool all_reduce = op == CommKind::AllReduce;
   // Bytes per rank around one ring, and per hop of one of the m rings.
   const double per_rank = (all_reduce ? 2.0 : 1.0) * (n - 1) / n * bytes;
   const double hop = per_rank / m;
-  const double k = all_reduce ? 2.0 * (n - 1) : n - 1;
+  r.steps = all_reduce ? 2 * (n - 1) : n - 1;
+  const double k = r.steps;
   const double k_out = all_reduce ? 2.0 * (N - 1) : N - 1;
   const RingSide& u = layout.up_side;
   const RingSide& o = layout.out_side;
@@ -137,7 +138,6 @@ std::optional<MultiNodeRing> multi_node_ring(const MultiNodeRingLayout& layout, 
     if (t < best_time) best_time = t, best_latency = latency, efficiency = p.efficiency, r.protocol = p.name;
   }
   if (table.empty()) best_latency = (k - k_out) * u.latency + k_out * o.latency;
-  r.latency = best_latency;
   r.up_stage.flows = layout.up_flows;
   r.out_stage.flows = layout.out_flows;
   for (Stage* s : {&r.up_stage, &r.out_stage}) {

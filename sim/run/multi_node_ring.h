@@ -57,11 +57,10 @@ struct MultiNodeRingLayout {
 
 struct MultiNodeRing {
   PlaneId up, out;      // inside a node (NVLink), between nodes (InfiniBand)
-  Stage up_stage;       // m-1 hops per node and ring, on `up`
+  Stage up_stage;       // m-1 hops per node and ring, on `up`; every flow waits L_p first
   Stage out_stage;      // one hop per node and ring, on `out`
-  std::string protocol; // "" when the scale-up plane declares none
-  int nodes = 0, per_node = 0, rings = 0;
-  double latency = 0;   // L_p, paid by every flow before its bytes move
+  std::string protocol; // "" when neither plane declares protocols
+  int steps = 0;        // k: the steps a chunk crosses (2(n-1) for all-reduce, n-1 otherwise)
 };
 
 /// The multi-node ring for `op` (all_reduce, all_gather or reduce_scatter) of `bytes` (the
